@@ -1,0 +1,33 @@
+"""What a run prints: a progress bar per epoch and one line per epoch.
+
+The bar (tqdm) shows only on a terminal, so CI logs hold just the lines.
+"""
+
+import logging
+import sys
+
+import tqdm
+
+log = logging.getLogger('cnnzoo')
+
+
+def progress_bar(epoch: int, num_epochs: int, steps: int) -> tqdm.tqdm:
+  return tqdm.tqdm(total=steps, desc=f'epoch {epoch}/{num_epochs}',
+                   unit='step', leave=False, dynamic_ncols=True,
+                   disable=not sys.stderr.isatty())
+
+
+def show_running(bar: tqdm.tqdm, metrics: dict, images_per_s: float) -> None:
+  bar.set_postfix(loss=f'{metrics["loss"]:.4f}',
+                  acc=f'{metrics["accuracy"]:.2%}',
+                  img_s=f'{images_per_s:,.0f}', refresh=False)
+
+
+def epoch_line(epoch: int, num_epochs: int, train: dict, val: dict,
+               lr: float, images_per_s: float, seconds: float) -> None:
+  log.info(
+      'epoch %d/%d  train loss %.4f acc %.2f%%  |  val loss %.4f acc %.2f%% '
+      'top5 %.2f%%  |  lr %.3g  %s img/s  %.1fs', epoch, num_epochs,
+      train['loss'], 100 * train['accuracy'], val['loss'],
+      100 * val['accuracy'], 100 * val['top5'], lr, f'{images_per_s:,.0f}',
+      seconds)

@@ -1,0 +1,1 @@
+"""Datasets: TFDS preparation (`catalog`) and grain pipelines (`pipeline`)."""

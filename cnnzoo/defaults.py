@@ -1,0 +1,124 @@
+"""Every config key cnnzoo knows, with its default.
+
+Config files start from `get_config()` here and override a few fields, so a key
+that is not in this file is a typo: `validate` refuses it and names the keys
+that exist. `model` is the exception: beyond `name` it holds overrides for the
+model's own fields (dropout rate, BatchNorm, ...), which `cnnzoo.models.create`
+checks against the model.
+"""
+
+import difflib
+
+import ml_collections
+from ml_collections import config_dict
+
+from cnnzoo import errors
+
+
+def get_config() -> ml_collections.ConfigDict:
+  """Returns the defaults: every key a config may set."""
+  config = ml_collections.ConfigDict()
+  config.seed = 0  # Parameters, dropout and data order all derive from it.
+  config.num_epochs = 30
+  config.batch_size = 64  # Global: split evenly over all devices.
+  config.eval_batch_size = config_dict.placeholder(int)  # None: batch_size.
+  config.log_every_steps = 20  # Progress-bar refresh and NaN check.
+
+  config.model = ml_collections.ConfigDict()
+  config.model.name = 'lenet5'  # One of cnnzoo.models.available().
+
+  config.dataset = ml_collections.ConfigDict()
+  config.dataset.name = 'digits'
+  config.dataset.data_dir = config_dict.placeholder(str)  # None: TFDS_DATA_DIR or ~/tensorflow_datasets.
+  config.dataset.train_split = 'train'
+  config.dataset.eval_split = 'validation'  # Drives best model, early stopping and plateau.
+  config.dataset.test_split = 'test'  # Evaluated once, at the end, with the best model.
+  config.dataset.num_workers = 0  # grain worker processes; 0 reads in the main process.
+  config.dataset.prefetch = 2  # Batches each worker keeps ready.
+  config.dataset.read_threads = 2  # Threads reading and transforming records per process.
+  config.dataset.mean = config_dict.placeholder(tuple)  # Per channel, 0..1 scale; None: the dataset's.
+  config.dataset.std = config_dict.placeholder(tuple)
+
+  config.optimizer = ml_collections.ConfigDict()
+  config.optimizer.name = 'sgd'
+  config.optimizer.learning_rate = 0.1  # Peak rate; the schedule shapes it.
+  config.optimizer.momentum = 0.9
+  config.optimizer.nesterov = False
+  config.optimizer.weight_decay = 0.0  # L2 on kernels only (not biases or BatchNorm).
+
+  config.schedule = ml_collections.ConfigDict()
+  config.schedule.name = 'constant'  # constant | step | cosine
+  config.schedule.warmup_epochs = 0.0  # Linear warm-up from 0 (any schedule).
+  config.schedule.decay_epochs = (30, 60, 90)  # step: epochs where the rate is multiplied by decay_factor.
+  config.schedule.decay_factor = 0.1
+  config.schedule.end_fraction = 0.0  # cosine: final rate as a fraction of the peak.
+
+  config.early_stopping = ml_collections.ConfigDict()
+  config.early_stopping.enabled = False
+  config.early_stopping.monitor = 'val_accuracy'  # val_accuracy | val_loss | val_top5
+  config.early_stopping.patience = 10  # Epochs without improvement before stopping.
+  config.early_stopping.min_delta = 0.0  # Smallest change that counts as improvement.
+  config.early_stopping.restore_best = True  # Test with the best epoch's weights, not the last.
+
+  config.reduce_on_plateau = ml_collections.ConfigDict()
+  config.reduce_on_plateau.enabled = False
+  config.reduce_on_plateau.monitor = 'val_accuracy'
+  config.reduce_on_plateau.factor = 0.1  # Multiplies the learning rate on a plateau.
+  config.reduce_on_plateau.patience = 5  # Epochs without improvement before reducing.
+  config.reduce_on_plateau.min_delta = 1e-4  # As in Keras.
+  config.reduce_on_plateau.cooldown = 0  # Epochs to wait after a reduction.
+  config.reduce_on_plateau.min_scale = 0.0  # Floor for the accumulated reduction.
+
+  config.checkpoint = ml_collections.ConfigDict()
+  config.checkpoint.monitor = 'val_accuracy'  # Picks the best epoch, kept and tested.
+  config.checkpoint.keep_latest = 3  # Besides these, the best epoch is always kept.
+  config.checkpoint.async_save = True  # Write while the next epoch trains.
+  return config
+
+
+MONITORS = ('val_accuracy', 'val_loss', 'val_top5')
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError for unknown keys or values cnnzoo cannot use."""
+  _check_keys(config, get_config(), prefix='')
+  for section in ('checkpoint', 'early_stopping', 'reduce_on_plateau'):
+    monitor = config[section].monitor
+    if monitor not in MONITORS:
+      raise errors.ConfigError(
+          f'{section}.monitor is {monitor!r}, which cnnzoo does not record. '
+          f'Choose one of {", ".join(MONITORS)}.')
+  if config.batch_size < 1 or config.num_epochs < 1:
+    raise errors.ConfigError(
+        f'batch_size ({config.batch_size}) and num_epochs '
+        f'({config.num_epochs}) must both be at least 1.')
+
+
+def dotted_keys(config: ml_collections.ConfigDict, prefix: str = '') -> list[str]:
+  """Returns every leaf key of `config` as 'section.key'."""
+  keys = []
+  for key, value in config.items():
+    if isinstance(value, ml_collections.ConfigDict):
+      keys.extend(dotted_keys(value, f'{prefix}{key}.'))
+    else:
+      keys.append(f'{prefix}{key}')
+  return keys
+
+
+def unknown_key_message(key: str, valid: list[str]) -> str:
+  """One paragraph naming the unknown key, a likely fix and the valid keys."""
+  close = difflib.get_close_matches(key, valid, n=1)
+  hint = f' Did you mean {close[0]!r}?' if close else ''
+  return (f'Unknown config key {key!r}.{hint} Fix the config file or the '
+          f'--config.{key} flag; the valid keys are: {", ".join(valid)}.')
+
+
+def _check_keys(config, reference, prefix):
+  for key, value in config.items():
+    if key not in reference:
+      if prefix == 'model.':
+        continue  # Model fields: checked by cnnzoo.models.create.
+      raise errors.ConfigError(
+          unknown_key_message(prefix + key, dotted_keys(get_config())))
+    if isinstance(value, ml_collections.ConfigDict):
+      _check_keys(value, reference[key], f'{prefix}{key}.')

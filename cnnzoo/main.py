@@ -1,0 +1,100 @@
+"""Trains and evaluates one run.
+
+  python -m cnnzoo.main                                  # configs/lenet5_digits.py
+  python -m cnnzoo.main --config configs/lenet5_digits.py --workdir runs/digits \\
+      --config.num_epochs=5
+
+--workdir defaults to runs/<config file stem>. Re-running with the same workdir
+resumes from its latest checkpoint.
+"""
+
+import importlib.util
+import logging
+import os
+import pathlib
+import sys
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # TF only prepares data.
+
+from absl import app, flags, logging as absl_logging  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+from cnnzoo import defaults, errors, train  # noqa: E402
+
+DEFAULT_CONFIG = (pathlib.Path(__file__).parent.parent / 'configs' /
+                  'lenet5_digits.py')
+
+_WORKDIR = flags.DEFINE_string(
+    'workdir', None, 'Where checkpoints and outputs go (default: runs/<config '
+    'file stem>).')
+_REEVALUATE = flags.DEFINE_bool(
+    'reevaluate', False, 'Evaluate a finished run again.')
+
+
+def _config_argument(argv) -> str:
+  for i, arg in enumerate(argv):
+    if arg.startswith('--config='):
+      return arg.split('=', 1)[1]
+    if arg == '--config' and i + 1 < len(argv):
+      return argv[i + 1]
+  return str(DEFAULT_CONFIG)
+
+
+def _exit_with_unknown_key(argv, error):
+  """Replaces ml_collections' traceback with the unknown key and the valid ones."""
+  path, _, arg = _config_argument(argv).partition(':')
+  spec = importlib.util.spec_from_file_location('config', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  valid = defaults.dotted_keys(module.get_config(arg or None))
+  given = [a.split('=')[0].removeprefix('--config.') for a in argv
+           if a.startswith('--config.')]
+  unknown = [key for key in given if key not in valid] or [str(error)]
+  sys.exit('error: ' + defaults.unknown_key_message(unknown[0], valid))
+
+
+def _define_config_flag():
+  try:  # ml_collections may apply --config.* overrides right here.
+    return config_flags.DEFINE_config_file(
+        'config', str(DEFAULT_CONFIG),
+        'Python config file with get_config(), optionally FILE:ARG.',
+        lock_config=True)
+  except (AttributeError, KeyError) as e:
+    _exit_with_unknown_key(sys.argv, e)
+
+
+def _parse_flags(argv):
+  try:  # ... or here, when --config names a file.
+    return flags.FLAGS(argv)
+  except (AttributeError, KeyError) as e:
+    _exit_with_unknown_key(argv, e)
+
+
+def _log_to_stdout():
+  absl_logging.set_verbosity(absl_logging.ERROR)  # orbax and TFDS chatter.
+  handler = logging.StreamHandler(sys.stdout)
+  handler.setFormatter(logging.Formatter('%(asctime)s  %(message)s',
+                                         '%H:%M:%S'))
+  logger = logging.getLogger('cnnzoo')
+  logger.addHandler(handler)
+  logger.setLevel(logging.INFO)
+  logger.propagate = False
+
+
+def main(argv):
+  del argv
+  _log_to_stdout()
+  config_file = flags.FLAGS['config'].config_filename.split(':')[0]
+  workdir = _WORKDIR.value or os.path.join('runs',
+                                           pathlib.Path(config_file).stem)
+  try:
+    train.train_and_evaluate(_CONFIG.value, workdir,
+                             reevaluate=_REEVALUATE.value)
+  except errors.UserError as e:
+    sys.exit(f'error: {e}')
+
+
+_CONFIG = _define_config_flag()
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=_parse_flags)

@@ -1,0 +1,47 @@
+"""Shared fixtures: four faked CPU devices, a prepared digits dataset, a config.
+
+The device count must be set before JAX starts its backend, hence at import.
+"""
+
+import importlib.util
+import pathlib
+
+import chex
+
+chex.set_n_cpu_devices(4)
+
+import pytest  # noqa: E402
+from absl import logging as absl_logging  # noqa: E402
+
+from cnnzoo.data import catalog  # noqa: E402
+
+absl_logging.set_verbosity(absl_logging.ERROR)
+REPO = pathlib.Path(__file__).parent.parent
+
+
+def load_config(name: str = 'lenet5_digits', arg: str | None = None):
+  """Returns get_config(arg) of configs/<name>.py."""
+  spec = importlib.util.spec_from_file_location(
+      name, REPO / 'configs' / f'{name}.py')
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(arg)
+
+
+@pytest.fixture(scope='session')
+def data_dir(tmp_path_factory) -> str:
+  """A TFDS data dir with digits prepared once for the whole session."""
+  directory = str(tmp_path_factory.mktemp('tfds'))
+  catalog.prepare('digits', directory)
+  return directory
+
+
+@pytest.fixture
+def tiny_config(data_dir):
+  """The digits config, shortened to 2 epochs with synchronous checkpoints."""
+  config = load_config()
+  config.dataset.data_dir = data_dir
+  config.num_epochs = 2
+  config.batch_size = 64
+  config.checkpoint.async_save = False
+  return config

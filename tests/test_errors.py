@@ -1,0 +1,123 @@
+"""Bad input gets one paragraph that says what was wrong and what to do."""
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from cnnzoo import defaults, errors, models, train
+from cnnzoo.data import pipeline
+from tests.conftest import REPO, load_config
+
+
+def _cli(*args, env_overrides=None):
+  env = {**os.environ, 'CUDA_VISIBLE_DEVICES': '', **(env_overrides or {})}
+  return subprocess.run([sys.executable, '-m', 'cnnzoo.main', *args],
+                        cwd=REPO, env=env, capture_output=True, text=True,
+                        timeout=300)
+
+
+def test_unknown_config_override_names_the_valid_keys(tmp_path):
+  result = _cli('--config.num_epoch=3', f'--workdir={tmp_path}')
+  assert result.returncode == 1
+  assert "Unknown config key 'num_epoch'" in result.stderr
+  assert "Did you mean 'num_epochs'?" in result.stderr
+  assert 'optimizer.learning_rate' in result.stderr
+  assert 'Traceback' not in result.stderr
+  assert not (tmp_path / 'checkpoints').exists()
+
+
+def test_unknown_key_in_a_config_file_is_refused():
+  config = load_config()
+  config.unlock()
+  config.optimizer.learnig_rate = 0.1
+  with pytest.raises(errors.ConfigError,
+                     match="'optimizer.learnig_rate'.*'optimizer.learning_rate'"):
+    defaults.validate(config)
+
+
+def test_every_config_file_validates():
+  for path in sorted((REPO / 'configs').glob('*.py')):
+    defaults.validate(load_config(path.stem))
+
+
+def test_unpreparable_dataset_says_how_to_prepare_it(tmp_path):
+  blocker = tmp_path / 'not_a_directory'
+  blocker.write_text('')
+  with pytest.raises(errors.DatasetError) as failure:
+    pipeline.open_split('digits', 'train', str(blocker / 'tfds'))
+  message = str(failure.value)
+  assert 'not prepared' in message and 'writable' in message
+  assert 'python -m cnnzoo.data prepare digits --data_dir' in message
+
+
+def test_damaged_dataset_says_to_prepare_it_again(data_dir, tmp_path):
+  copy = tmp_path / 'tfds'
+  shutil.copytree(data_dir, copy)
+  for record_file in copy.glob('digits/*/digits-train.array_record*'):
+    record_file.unlink()
+  with pytest.raises(errors.DatasetError, match='incomplete or damaged.*'
+                     'python -m cnnzoo.data prepare digits'):
+    pipeline.open_split('digits', 'train', str(copy))
+
+
+def test_unknown_dataset_lists_the_known_ones():
+  with pytest.raises(errors.DatasetError, match="Unknown dataset 'mnits'.*digits"):
+    pipeline.open_split('mnits', 'train', None)
+
+
+def _checkpoint_files(workdir):
+  return sorted((p.relative_to(workdir), p.stat().st_mtime_ns)
+                for p in pathlib.Path(workdir, 'checkpoints').rglob('*'))
+
+
+def test_workdir_of_another_model_is_refused_and_left_untouched(
+    tiny_config, tmp_path, monkeypatch):
+  tiny_config.num_epochs = 1
+  train.train_and_evaluate(tiny_config, tmp_path)
+  before = _checkpoint_files(tmp_path)
+
+  monkeypatch.setitem(models._REGISTRY, 'lenet5_twin',
+                      models._REGISTRY['lenet5'])
+  tiny_config.model.name = 'lenet5_twin'
+  with pytest.raises(errors.WorkdirError,
+                     match="checkpoints of model 'lenet5'.*trains "
+                     "'lenet5_twin'.*another --workdir"):
+    train.train_and_evaluate(tiny_config, tmp_path)
+
+  tiny_config.model.name = 'lenet5'
+  tiny_config.model.use_batchnorm = False  # Same name, other parameters.
+  tiny_config.num_epochs = 2
+  with pytest.raises(errors.WorkdirError, match='does not fit the model'):
+    train.train_and_evaluate(tiny_config, tmp_path)
+  assert _checkpoint_files(tmp_path) == before
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
+    tiny_config, tmp_path):
+  tiny_config.num_epochs = 1
+  train.train_and_evaluate(tiny_config, tmp_path)
+  before = _checkpoint_files(tmp_path)
+
+  tiny_config.num_epochs = 2
+  tiny_config.optimizer.learning_rate = 1e12
+  with pytest.raises(errors.NonFiniteLossError) as failure:
+    train.train_and_evaluate(tiny_config, tmp_path)
+  message = str(failure.value)
+  assert 'during epoch 2' in message
+  assert 'last good checkpoint (epoch 1) is intact' in message
+  assert 'Lower optimizer.learning_rate' in message
+  assert _checkpoint_files(tmp_path) == before
+
+  tiny_config.optimizer.learning_rate = 0.05  # The advice works.
+  summary = train.train_and_evaluate(tiny_config, tmp_path)
+  assert summary['epochs_run'] == 2
+
+
+def test_batch_size_that_does_not_divide_the_devices(tiny_config, tmp_path):
+  tiny_config.batch_size = 30
+  with pytest.raises(errors.ConfigError, match='multiple of 4'):
+    train.train_and_evaluate(tiny_config, tmp_path)

@@ -1,0 +1,55 @@
+"""The model registry and LeNet-5."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cnnzoo import errors, models
+
+
+def _num_params(model, shape):
+  variables = jax.eval_shape(model.init, jax.random.PRNGKey(0),
+                             jnp.zeros((1, *shape)))
+  return sum(np.size(p) for p in jax.tree.leaves(variables['params']))
+
+
+def test_lenet5_has_the_papers_layer_sizes():
+  model = models.create('lenet5', num_classes=10)
+  assert _num_params(model, models.input_shape('lenet5')) == 61_706
+  logits = model.apply(model.init(jax.random.PRNGKey(0),
+                                  jnp.zeros((2, 32, 32, 1))),
+                       jnp.ones((2, 32, 32, 1)))
+  assert logits.shape == (2, 10) and logits.dtype == jnp.float32
+
+
+def test_batchnorm_uses_batch_statistics_only_in_training():
+  model = models.create('lenet5', num_classes=3, use_batchnorm=True)
+  x = jax.random.normal(jax.random.PRNGKey(1), (8, 32, 32, 1)) * 3 + 5
+  variables = model.init(jax.random.PRNGKey(0), x)
+  _, updates = model.apply(variables, x, train=True, mutable=['batch_stats'])
+  before = jax.tree.leaves(variables['batch_stats'])
+  after = jax.tree.leaves(updates['batch_stats'])
+  assert any(not np.allclose(b, a) for b, a in zip(before, after))
+  np.testing.assert_array_equal(model.apply(variables, x),
+                                model.apply(variables, x))
+
+
+def test_dropout_is_random_in_training_and_off_in_evaluation():
+  model = models.create('lenet5', num_classes=10, dropout_rate=0.5)
+  x = jnp.ones((4, 32, 32, 1))
+  variables = model.init(jax.random.PRNGKey(0), x)
+  train = lambda seed: model.apply(  # noqa: E731
+      variables, x, train=True, rngs={'dropout': jax.random.PRNGKey(seed)})
+  assert not np.allclose(train(1), train(2))
+  np.testing.assert_array_equal(model.apply(variables, x),
+                                model.apply(variables, x, train=False))
+
+
+def test_registry_names_and_errors():
+  assert 'lenet5' in models.available()
+  with pytest.raises(errors.ConfigError, match="Unknown model 'lenet6'.*lenet5"):
+    models.create('lenet6', num_classes=10)
+  with pytest.raises(errors.ConfigError,
+                     match="no field.*dropout.*fields are:.*dropout_rate"):
+    models.create('lenet5', num_classes=10, dropout=0.5)

@@ -1,0 +1,88 @@
+"""A whole run: the files it writes, and what re-running its workdir does."""
+
+import json
+import logging
+
+import jax
+import numpy as np
+import pytest
+
+from cnnzoo import parallel, run_files, train
+
+RECORD_KEYS = {'epoch', 'step', 'split', 'loss', 'accuracy', 'top5', 'lr',
+               'images_per_s', 'time_s'}
+
+
+def _records(workdir):
+  return [json.loads(line) for line in
+          (workdir / run_files.METRICS).read_text().splitlines()]
+
+
+def test_run_writes_config_metrics_summary_and_checkpoints(tiny_config,
+                                                           tmp_path):
+  summary = train.train_and_evaluate(tiny_config, tmp_path)
+
+  assert json.loads((tmp_path / 'config.json').read_text())['num_epochs'] == 2
+  records = _records(tmp_path)
+  assert [(r['epoch'], r['split']) for r in records] == [
+      (1, 'train'), (1, 'validation'), (2, 'train'), (2, 'validation'),
+      (2, 'test')]
+  assert all(RECORD_KEYS <= set(r) for r in records)
+  assert records[2]['step'] == 2 * (1257 // 64)
+
+  on_disk = json.loads((tmp_path / 'summary.json').read_text())
+  assert on_disk == summary
+  assert summary['model'] == 'lenet5' and summary['dataset'] == 'digits'
+  assert summary['num_params'] == 61_706 + 2 * (6 + 16)  # + BatchNorm.
+  assert summary['epochs_run'] == 2 and summary['stopped_early'] is False
+  assert summary['num_devices'] == 4
+  assert summary['test']['num_examples'] == 360
+  assert summary['val']['num_examples'] == 180
+  assert summary['test']['accuracy'] == records[-1]['accuracy']
+  assert summary['test']['accuracy'] > 0.5  # Two epochs already learn.
+  assert summary['val'] == {k: records[2 * summary['best_epoch'] - 1][k]
+                            for k in ('loss', 'accuracy', 'top5',
+                                      'num_examples')}
+  assert summary['train_time_s'] > 0 and summary['images_per_s'] > 0
+  assert sorted(int(p.name) for p in (tmp_path / 'checkpoints').iterdir()
+                if p.name.isdigit()) == [1, 2]
+
+
+def test_a_finished_run_is_not_trained_or_evaluated_again(tiny_config,
+                                                          tmp_path, caplog):
+  first = train.train_and_evaluate(tiny_config, tmp_path)
+  metrics_before = (tmp_path / 'metrics.jsonl').read_text()
+  with caplog.at_level(logging.INFO, logger='cnnzoo'):
+    again = train.train_and_evaluate(tiny_config, tmp_path)
+  assert again == first
+  assert 'is finished' in caplog.text
+  assert (tmp_path / 'metrics.jsonl').read_text() == metrics_before
+
+  reevaluated = train.train_and_evaluate(tiny_config, tmp_path,
+                                         reevaluate=True)
+  assert reevaluated['test'] == first['test']
+  assert [r['split'] for r in _records(tmp_path)].count('test') == 1
+
+
+def test_raising_num_epochs_continues_a_finished_run(tiny_config, tmp_path):
+  tiny_config.num_epochs = 1
+  train.train_and_evaluate(tiny_config, tmp_path)
+  tiny_config.num_epochs = 2
+  summary = train.train_and_evaluate(tiny_config, tmp_path)
+  assert summary['epochs_run'] == 2
+  assert [(r['epoch'], r['split']) for r in _records(tmp_path)] == [
+      (1, 'train'), (1, 'validation'), (2, 'train'), (2, 'validation'),
+      (2, 'test')]
+
+
+@pytest.mark.slow
+def test_worker_processes_feed_the_same_batches(tiny_config, tmp_path):
+  tiny_config.num_epochs = 1
+  mesh = parallel.make_mesh(jax.devices()[:1])
+  inline = train.train_and_evaluate(tiny_config, tmp_path / 'inline',
+                                    mesh=mesh)
+  tiny_config.dataset.num_workers = 2
+  workers = train.train_and_evaluate(tiny_config, tmp_path / 'workers',
+                                     mesh=mesh)
+  assert workers['test'] == inline['test']
+  np.testing.assert_allclose(workers['val']['loss'], inline['val']['loss'])
