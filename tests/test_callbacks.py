@@ -57,6 +57,8 @@ def test_a_stalled_run_stops_early_and_lowers_its_learning_rate(
   config = tiny_config
   config.num_epochs = 10
   config.optimizer.learning_rate = 1e-9  # Nothing moves: the metric stalls.
+  config.model.use_batchnorm = False  # (Running statistics would move.)
+  config.checkpoint.monitor = 'val_accuracy'
   config.schedule.name = 'constant'
   config.schedule.warmup_epochs = 0.0
   config.early_stopping.update(enabled=True, patience=3)

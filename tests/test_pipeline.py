@@ -44,10 +44,11 @@ def test_preprocess_resizes_normalizes_and_converts_channels():
   assert out['label'] == 3
 
 
-def test_train_loader_resumes_from_its_state(data_dir):
+@pytest.mark.parametrize('num_workers', [0, pytest.param(2, marks=pytest.mark.slow)])
+def test_train_loader_resumes_from_its_state(data_dir, num_workers):
   split = pipeline.open_split('digits', 'train', data_dir)
   make = lambda: iter(pipeline.train_loader(  # noqa: E731
-      split, _preprocess(), 64, seed=3, num_workers=0, prefetch=1,
+      split, _preprocess(), 64, seed=3, num_workers=num_workers, prefetch=1,
       read_threads=0))
   uninterrupted = make()
   first = [next(uninterrupted)['label'] for _ in range(25)]

@@ -4,7 +4,6 @@ import json
 import logging
 
 import jax
-import numpy as np
 import pytest
 
 from cnnzoo import parallel, run_files, train
@@ -76,13 +75,14 @@ def test_raising_num_epochs_continues_a_finished_run(tiny_config, tmp_path):
 
 
 @pytest.mark.slow
-def test_worker_processes_feed_the_same_batches(tiny_config, tmp_path):
+def test_a_run_with_worker_processes_is_reproducible(tiny_config, tmp_path):
+  # grain batches inside each worker, so batches depend on num_workers; for
+  # a given num_workers a run must be repeatable.
   tiny_config.num_epochs = 1
-  mesh = parallel.make_mesh(jax.devices()[:1])
-  inline = train.train_and_evaluate(tiny_config, tmp_path / 'inline',
-                                    mesh=mesh)
   tiny_config.dataset.num_workers = 2
-  workers = train.train_and_evaluate(tiny_config, tmp_path / 'workers',
-                                     mesh=mesh)
-  assert workers['test'] == inline['test']
-  np.testing.assert_allclose(workers['val']['loss'], inline['val']['loss'])
+  mesh = parallel.make_mesh(jax.devices()[:1])
+  first, second = (train.train_and_evaluate(tiny_config, tmp_path / name,
+                                            mesh=mesh)
+                   for name in ('first', 'second'))
+  assert first['test'] == second['test']
+  assert first['test']['accuracy'] > 0.3  # It learned from those batches.

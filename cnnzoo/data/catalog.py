@@ -4,10 +4,14 @@ Preparation writes TFDS array_record files (it needs TensorFlow); reading them
 with `tfds.data_source` does not.
 """
 
+import logging
 import os
+import sys
 from typing import NamedTuple
 
 from cnnzoo import errors
+
+log = logging.getLogger('cnnzoo')
 
 
 class DatasetDefaults(NamedTuple):
@@ -46,6 +50,10 @@ def prepare(name: str, data_dir: str | None) -> None:
   dataset = builder(name, data_dir)
   if dataset.is_prepared():
     return
+  log.info('Preparing %s in %s (once) ...', name, dataset.data_dir)
+  if not sys.stderr.isatty():
+    import tensorflow_datasets as tfds
+    tfds.disable_progress_bar()  # Keep CI logs readable.
   try:
     dataset.download_and_prepare()
   except Exception as e:  # Any failure: the user needs the same advice.

@@ -9,6 +9,7 @@ the last batch, marking padding with `mask == 0`.
 from typing import Iterator, NamedTuple
 
 import grain
+from absl import flags
 import jax
 import numpy as np
 from PIL import Image
@@ -90,7 +91,7 @@ def train_loader(split: Split, preprocess: Preprocess, global_batch: int,
       num_records=split.num_examples,
       shard_options=grain.sharding.ShardByJaxProcess(drop_remainder=True),
       shuffle=True, num_epochs=None, seed=seed)
-  return grain.DataLoader(
+  return _loader(
       data_source=split.source, sampler=sampler,
       operations=[preprocess, grain.transforms.Batch(
           local_batch_size(global_batch), drop_remainder=True)],
@@ -106,6 +107,14 @@ def steps_per_epoch(num_examples: int, global_batch: int) -> int:
         f'batch_size {global_batch} is larger than the training split '
         f'({num_examples} examples). Lower batch_size.')
   return steps
+
+
+def _loader(**kwargs) -> grain.DataLoader:
+  # grain's workers read absl flags; called as a library (pytest, a notebook)
+  # nobody has parsed them, so mark the defaults as parsed.
+  if not flags.FLAGS.is_parsed():
+    flags.FLAGS.mark_as_parsed()
+  return grain.DataLoader(**kwargs)
 
 
 def _read_options(threads):
@@ -128,7 +137,7 @@ def eval_batches(split: Split, preprocess: Preprocess, global_batch: int,
       num_records=split.num_examples,
       shard_options=grain.sharding.ShardByJaxProcess(drop_remainder=False),
       shuffle=False, num_epochs=1)
-  loader = grain.DataLoader(
+  loader = _loader(
       data_source=split.source, sampler=sampler,
       operations=[preprocess, grain.transforms.Batch(
           local_batch, drop_remainder=False)],
