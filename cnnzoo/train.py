@@ -10,11 +10,13 @@ import logging
 import math
 import pathlib
 import time
+from typing import Any, Callable, Iterator, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from jax.sharding import Mesh
 
 from cnnzoo import (callbacks, checkpointing, console, defaults, errors,
                     evaluation, models, optim, parallel, run_files, steps)
@@ -23,8 +25,19 @@ from cnnzoo.data import catalog, pipeline
 log = logging.getLogger('cnnzoo')
 
 
+class _Run(NamedTuple):
+  """What a run is built from: its data, its schedule and its first state."""
+  splits: dict[str, pipeline.Split]  # train, eval and test.
+  preprocess: pipeline.Preprocess
+  steps_per_epoch: int
+  schedule: Callable[[int], Any]
+  state: steps.TrainState
+  train_batches: Iterator[dict]
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
-                       *, reevaluate: bool = False, mesh=None) -> dict:
+                       *, reevaluate: bool = False,
+                       mesh: Mesh | None = None) -> dict:
   """Trains (or resumes) the run in `workdir`; returns its summary.
 
   A finished run is not trained or evaluated again unless `reevaluate`.
@@ -34,62 +47,36 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   mesh = parallel.make_mesh() if mesh is None else mesh
-  eval_batch = config.eval_batch_size or config.batch_size
   parallel.check_batch_size(config.batch_size, mesh, 'batch_size')
-  parallel.check_batch_size(eval_batch, mesh, 'eval_batch_size')
+  parallel.check_batch_size(_eval_batch_size(config), mesh, 'eval_batch_size')
 
-  identity = {'model': config.model.name, 'dataset': config.dataset.name}
   checkpoints = checkpointing.RunCheckpoints(
       workdir / 'checkpoints', config.checkpoint.keep_latest,
       config.checkpoint.async_save)
-  latest = checkpoints.latest_epoch()
-  progress = None if latest is None else checkpoints.progress(latest)
-  if progress is not None:
-    _check_identity(progress['identity'], identity, checkpoints.directory)
-  summary = run_files.read_json(workdir / run_files.SUMMARY)
-  if (progress is not None and _finished(progress, config) and summary
-      and not reevaluate):
-    log.info('The run in %s is finished (%d epochs, test accuracy %.2f%%); '
-             'see %s. Pass --reevaluate to evaluate it again, or raise '
-             'num_epochs to train on.', workdir, summary['epochs_run'],
-             100 * summary['test']['accuracy'],
-             workdir / run_files.SUMMARY)
+  try:
+    progress = _saved_progress(checkpoints, config)
+    summary = run_files.read_json(workdir / run_files.SUMMARY)
+    if progress and _finished(progress, config) and summary and not reevaluate:
+      log.info('The run in %s is finished (%d epochs, test accuracy %.2f%%); '
+               'see %s. Pass --reevaluate to evaluate it again, or raise '
+               'num_epochs to train on.', workdir, summary['epochs_run'],
+               100 * summary['test']['accuracy'], workdir / run_files.SUMMARY)
+      return summary
+    return _train_and_test(config, workdir, mesh, checkpoints, progress)
+  finally:
     checkpoints.close()
-    return summary
 
-  splits = {role: pipeline.open_split(config.dataset.name,
-                                      config.dataset[f'{role}_split'],
-                                      config.dataset.data_dir)
-            for role in ('train', 'eval', 'test')}
-  class_names = splits['train'].class_names
-  model_overrides = {k: v for k, v in config.model.items() if k != 'name'}
-  model = models.create(config.model.name, num_classes=len(class_names),
-                        **model_overrides)
-  input_shape = models.input_shape(config.model.name)
-  known = catalog.DATASETS[config.dataset.name]
-  preprocess = pipeline.Preprocess(input_shape,
-                                   config.dataset.mean or known.mean,
-                                   config.dataset.std or known.std)
-  steps_per_epoch = pipeline.steps_per_epoch(splits['train'].num_examples,
-                                             config.batch_size)
-  schedule = optim.make_schedule(config, steps_per_epoch)
-  state = steps.create_train_state(model, optim.make_optimizer(
-      config, schedule), input_shape, config.seed, mesh)
-  train_batches = iter(pipeline.train_loader(
-      splits['train'], preprocess, config.batch_size, config.seed,
-      config.dataset.num_workers, config.dataset.prefetch,
-      config.dataset.read_threads))
+
+def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
+  run = _build(config, mesh)
+  state = run.state
   early_stopping = callbacks.EarlyStopping(config.early_stopping)
   plateau = callbacks.ReduceOnPlateau(config.reduce_on_plateau)
-
   if progress is None:
-    progress = {'identity': identity, 'epoch': 0, 'best_epoch': 0,
-                'best_score': -math.inf, 'best_val': None, 'last_val': None,
-                'stopped_early': False, 'train_time_s': 0.0,
-                'epoch_images_per_s': []}
+    progress = _fresh_progress(config)
   else:
     log.info('Resuming %s from epoch %d.', workdir, progress['epoch'])
-    state = checkpoints.restore(progress['epoch'], state, train_batches)
+    state = checkpoints.restore(progress['epoch'], state, run.train_batches)
     early_stopping.load_state_dict(progress['early_stopping'])
     plateau.load_state_dict(progress['plateau'])
 
@@ -101,75 +88,103 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
 
   def evaluate(state, role):
     return evaluation.evaluate(eval_step, state, pipeline.eval_batches(
-        splits[role], preprocess, eval_batch, config.dataset.num_workers,
-        config.dataset.read_threads), mesh)
+        run.splits[role], run.preprocess, _eval_batch_size(config),
+        config.dataset.num_workers, config.dataset.read_threads), mesh)
 
-  try:
-    while not _finished(progress, config):
-      epoch = progress['epoch'] + 1
-      start = time.perf_counter()
-      state, train_metrics = _train_epoch(
-          train_step, state, train_batches, steps_per_epoch, mesh, config,
-          epoch, checkpoints)
-      train_seconds = time.perf_counter() - start
-      images_per_s = steps_per_epoch * config.batch_size / train_seconds
-      val = evaluate(state, 'eval')
-      epoch_seconds = time.perf_counter() - start
-      step = int(state.step)
-      lr = float(schedule(step - 1)) * plateau.scale
-      metrics_log.write({'epoch': epoch, 'step': step, 'split': 'train',
-                         **train_metrics, 'lr': lr,
-                         'images_per_s': images_per_s,
-                         'time_s': train_seconds})
-      metrics_log.write({'epoch': epoch, 'step': step, 'split': 'validation',
-                         **val, 'lr': lr, 'images_per_s': None,
-                         'time_s': epoch_seconds - train_seconds})
-      console.epoch_line(epoch, config.num_epochs, train_metrics, val, lr,
-                         images_per_s, epoch_seconds)
+  first_epoch_here = True  # It includes compilation: not a speed sample.
+  while not _finished(progress, config):
+    epoch = progress['epoch'] + 1
+    start = time.perf_counter()
+    state, train_metrics = _train_epoch(
+        train_step, state, run.train_batches, run.steps_per_epoch, mesh,
+        config, epoch, checkpoints)
+    train_seconds = time.perf_counter() - start
+    images_per_s = run.steps_per_epoch * config.batch_size / train_seconds
+    val = evaluate(state, 'eval')
+    epoch_seconds = time.perf_counter() - start
+    step = int(state.step)
+    lr = float(run.schedule(step - 1)) * plateau.scale
+    metrics_log.write({'epoch': epoch, 'step': step, 'split': 'train',
+                       **train_metrics, 'lr': lr,
+                       'images_per_s': images_per_s, 'time_s': train_seconds})
+    metrics_log.write({'epoch': epoch, 'step': step, 'split': 'validation',
+                       **val, 'lr': lr, 'images_per_s': None,
+                       'time_s': epoch_seconds - train_seconds})
+    console.epoch_line(epoch, config.num_epochs, train_metrics, val, lr,
+                       images_per_s, epoch_seconds)
 
-      score = -callbacks.monitored_value(config.checkpoint.monitor, val)
-      if score >= progress['best_score']:  # On a tie, the longer-trained.
-        progress.update(best_epoch=epoch, best_score=score, best_val=val)
-      stop = early_stopping.update(val)
-      if plateau.enabled and plateau.update(val):
-        log.info('Validation %s stalled: learning rate scaled to %.3g.',
-                 plateau.monitor, plateau.scale)
-      state = state.replace(lr_scale=jax.device_put(
-          np.float32(plateau.scale), parallel.replicated(mesh)))
-      progress.update(
-          epoch=epoch, last_val=val, stopped_early=stop,
-          train_time_s=progress['train_time_s'] + epoch_seconds,
-          epoch_images_per_s=progress['epoch_images_per_s'] + [images_per_s],
-          early_stopping=early_stopping.state_dict(),
-          plateau=plateau.state_dict())
-      checkpoints.save(epoch, state, train_batches, progress, score)
-      if stop:
-        log.info('Early stopping: validation %s has not improved for %d '
-                 'epochs; best epoch %d.', early_stopping.monitor,
-                 config.early_stopping.patience, progress['best_epoch'])
-    checkpoints.wait()
+    score = -callbacks.monitored_value(config.checkpoint.monitor, val)
+    if score >= progress['best_score']:  # On a tie, the longer-trained.
+      progress.update(best_epoch=epoch, best_score=score, best_val=val)
+    stop = early_stopping.update(val)
+    if plateau.enabled and plateau.update(val):
+      log.info('Validation %s stalled: learning rate scaled by %.3g.',
+               plateau.monitor, plateau.scale)
+    state = state.replace(lr_scale=jax.device_put(
+        np.float32(plateau.scale), parallel.replicated(mesh)))
+    if not first_epoch_here:
+      progress['images_per_s'].append(images_per_s)
+    first_epoch_here = False
+    progress.update(
+        epoch=epoch, last_val=val, stopped_early=stop,
+        train_time_s=progress['train_time_s'] + epoch_seconds,
+        first_images_per_s=progress['first_images_per_s'] or images_per_s,
+        early_stopping=early_stopping.state_dict(),
+        plateau=plateau.state_dict())
+    checkpoints.save(epoch, state, run.train_batches, progress, score)
+    if stop:
+      log.info('Early stopping: validation %s has not improved for %d '
+               'epochs; best epoch %d.', early_stopping.monitor,
+               config.early_stopping.patience, progress['best_epoch'])
+  checkpoints.wait()
 
-    use_best = (config.early_stopping.restore_best
-                and progress['best_epoch'] != progress['epoch'])
-    if use_best:
-      state = checkpoints.restore(progress['best_epoch'], state)
-    test = evaluate(state, 'test')
-  finally:
-    checkpoints.close()
-
+  use_best = (config.early_stopping.restore_best
+              and progress['best_epoch'] != progress['epoch'])
+  if use_best:
+    state = checkpoints.restore(progress['best_epoch'], state)
   tested_epoch = progress['best_epoch'] if use_best else progress['epoch']
+  test = evaluate(state, 'test')
   metrics_log.write({'epoch': progress['epoch'], 'step': int(state.step),
                      'split': 'test', **test, 'lr': None,
                      'images_per_s': None, 'time_s': None,
                      'checkpoint_epoch': tested_epoch})
-  summary = _summary(config, state, progress, test, use_best, class_names,
-                     mesh)
+  summary = _summary(config, state, progress, test, use_best,
+                     run.splits['train'].class_names, mesh)
   run_files.write_json(workdir / run_files.SUMMARY, summary)
   log.info('Test (epoch %d weights): loss %.4f  accuracy %.2f%%  top5 %.2f%% '
            'on %d examples. Summary: %s', tested_epoch, test['loss'],
            100 * test['accuracy'], 100 * test['top5'], test['num_examples'],
            workdir / run_files.SUMMARY)
   return summary
+
+
+def _build(config, mesh) -> _Run:
+  """Opens the data and initializes the model, optimizer and state."""
+  splits = {role: pipeline.open_split(config.dataset.name,
+                                      config.dataset[f'{role}_split'],
+                                      config.dataset.data_dir)
+            for role in ('train', 'eval', 'test')}
+  model_fields = {k: v for k, v in config.model.items() if k != 'name'}
+  model = models.create(config.model.name,
+                        num_classes=len(splits['train'].class_names),
+                        **model_fields)
+  input_shape = models.input_shape(config.model.name)
+  known = catalog.DATASETS[config.dataset.name]
+  preprocess = pipeline.Preprocess(input_shape,
+                                   config.dataset.mean or known.mean,
+                                   config.dataset.std or known.std)
+  steps_per_epoch = pipeline.steps_per_epoch(splits['train'].num_examples,
+                                             config.batch_size)
+  schedule = optim.make_schedule(config, steps_per_epoch)
+  state = steps.create_train_state(
+      model, optim.make_optimizer(config, schedule), input_shape, config.seed,
+      mesh)
+  train_batches = iter(pipeline.train_loader(
+      splits['train'], preprocess, config.batch_size, config.seed,
+      config.dataset.num_workers, config.dataset.prefetch,
+      config.dataset.read_threads))
+  return _Run(splits, preprocess, steps_per_epoch, schedule, state,
+              train_batches)
 
 
 def _train_epoch(train_step, state, batches, num_steps, mesh, config, epoch,
@@ -208,23 +223,45 @@ def _non_finite_message(loss, epoch, checkpoints, config):
           f'again to continue from that checkpoint.')
 
 
+def _eval_batch_size(config) -> int:
+  return config.eval_batch_size or config.batch_size
+
+
+def _fresh_progress(config) -> dict:
+  return {'identity': _identity(config), 'epoch': 0, 'best_epoch': 0,
+          'best_score': -math.inf, 'best_val': None, 'last_val': None,
+          'stopped_early': False, 'train_time_s': 0.0,
+          'first_images_per_s': None, 'images_per_s': []}
+
+
+def _identity(config) -> dict:
+  return {'model': config.model.name, 'dataset': config.dataset.name}
+
+
+def _saved_progress(checkpoints, config) -> dict | None:
+  """Returns the latest checkpoint's progress, if it belongs to this config."""
+  latest = checkpoints.latest_epoch()
+  if latest is None:
+    return None
+  progress = checkpoints.progress(latest)
+  saved, wanted = progress['identity'], _identity(config)
+  if saved != wanted:
+    raise errors.WorkdirError(
+        f'{checkpoints.directory} holds checkpoints of model '
+        f'{saved["model"]!r} on dataset {saved["dataset"]!r}, but this config '
+        f'trains {wanted["model"]!r} on {wanted["dataset"]!r}. They are left '
+        f'untouched: pass another --workdir, or delete that folder to start '
+        f'over.')
+  return progress
+
+
 def _finished(progress: dict, config) -> bool:
   return progress['stopped_early'] or progress['epoch'] >= config.num_epochs
 
 
-def _check_identity(saved: dict, wanted: dict, directory) -> None:
-  if saved != wanted:
-    raise errors.WorkdirError(
-        f'{directory} holds checkpoints of model {saved["model"]!r} on '
-        f'dataset {saved["dataset"]!r}, but this config trains '
-        f'{wanted["model"]!r} on {wanted["dataset"]!r}. They are left '
-        f'untouched: pass another --workdir, or delete that folder to start '
-        f'over.')
-
-
 def _summary(config, state, progress, test, use_best, class_names, mesh):
-  rates = progress['epoch_images_per_s']
-  steady = rates[1:] or rates  # The first epoch includes compilation.
+  # Epochs that compiled are no speed samples, unless there are no others.
+  speeds = progress['images_per_s'] or [progress['first_images_per_s']]
   return {
       'model': config.model.name,
       'dataset': config.dataset.name,
@@ -239,7 +276,7 @@ def _summary(config, state, progress, test, use_best, class_names, mesh):
       'val': progress['best_val'] if use_best else progress['last_val'],
       'test': test,
       'train_time_s': progress['train_time_s'],
-      'images_per_s': float(np.mean(steady)),
+      'images_per_s': float(np.mean(speeds)),
       'global_batch_size': config.batch_size,
       'num_devices': mesh.size,
       'num_processes': jax.process_count(),

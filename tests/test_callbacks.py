@@ -72,5 +72,5 @@ def test_a_stalled_run_stops_early_and_lowers_its_learning_rate(
   records = [json.loads(line) for line in
              (tmp_path / 'metrics.jsonl').read_text().splitlines()]
   rates = [r['lr'] for r in records if r['split'] == 'train']
-  # The rate logged for an epoch is the one it trained with.
+  # Each epoch logs the rate it ended with; reductions apply from the next.
   assert rates == pytest.approx([1e-9, 1e-9, 1e-10, 1e-11])
