@@ -53,21 +53,34 @@ def _exit_with_unknown_key(argv, error):
   sys.exit('error: ' + defaults.unknown_key_message(unknown[0], valid))
 
 
+def _exit_with_flag_error(argv, error):
+  """Turns a flag or config-file failure into one paragraph, no traceback."""
+  if isinstance(error, (AttributeError, KeyError)):
+    _exit_with_unknown_key(argv, error)
+  if isinstance(error, OSError):
+    reason = ' '.join(str(error).split())
+    sys.exit(f'error: cannot load the config file {_config_argument(argv)!r} '
+             f'({reason}). Pass --config a Python file that defines '
+             f'get_config(), such as configs/lenet5_digits.py.')
+  sys.exit(f'error: {error}. Give each --config.KEY a value of the type '
+           f'its default has (see cnnzoo/defaults.py).')
+
+
 def _define_config_flag():
   try:  # ml_collections may apply --config.* overrides right here.
     return config_flags.DEFINE_config_file(
         'config', str(DEFAULT_CONFIG),
         'Python config file with get_config(), optionally FILE:ARG.',
         lock_config=True)
-  except (AttributeError, KeyError) as e:
-    _exit_with_unknown_key(sys.argv, e)
+  except (AttributeError, KeyError, OSError, flags.Error) as e:
+    _exit_with_flag_error(sys.argv, e)
 
 
 def _parse_flags(argv):
   try:  # ... or here, when --config names a file.
     return flags.FLAGS(argv)
-  except (AttributeError, KeyError) as e:
-    _exit_with_unknown_key(argv, e)
+  except (AttributeError, KeyError, OSError, flags.Error) as e:
+    _exit_with_flag_error(argv, e)
 
 
 def _log_to_stdout():
@@ -82,13 +95,18 @@ def _log_to_stdout():
 
 
 def main(argv):
-  del argv
+  del argv  # All flags are parsed.
   _log_to_stdout()
+  try:
+    config = _CONFIG.value
+    config.get('seed')  # A file that failed to load raises on first use.
+  except OSError as e:
+    _exit_with_flag_error(sys.argv, e)
   config_file = flags.FLAGS['config'].config_filename.split(':')[0]
   workdir = _WORKDIR.value or os.path.join('runs',
                                            pathlib.Path(config_file).stem)
   try:
-    train.train_and_evaluate(_CONFIG.value, workdir,
+    train.train_and_evaluate(config, workdir,
                              reevaluate=_REEVALUATE.value)
   except errors.UserError as e:
     sys.exit(f'error: {e}')

@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -28,6 +29,21 @@ def test_unknown_config_override_names_the_valid_keys(tmp_path):
   assert 'optimizer.learning_rate' in result.stderr
   assert 'Traceback' not in result.stderr
   assert not (tmp_path / 'checkpoints').exists()
+
+
+@pytest.mark.parametrize('args,expected', [
+    (['--config.num_epochs=abc'],
+     "invalid literal for int().*'abc'. Give each --config.KEY a value of the "
+     'type its default has'),
+    (['--config', 'configs/nope.py'],
+     "cannot load the config file 'configs/nope.py'.*No such file.*Pass "
+     '--config a Python file that defines get_config'),
+])
+def test_bad_flag_values_and_missing_config_files(args, expected, tmp_path):
+  result = _cli(*args, f'--workdir={tmp_path}')
+  assert result.returncode == 1
+  assert re.search(expected, result.stderr), result.stderr
+  assert 'Traceback' not in result.stderr
 
 
 def test_unknown_key_in_a_config_file_is_refused():
