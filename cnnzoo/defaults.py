@@ -23,6 +23,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.batch_size = 64  # Global: split evenly over all devices.
   config.eval_batch_size = config_dict.placeholder(int)  # None: batch_size.
   config.log_every_steps = 20  # Progress-bar refresh and NaN check.
+  config.input_shape = config_dict.placeholder(tuple)  # (H, W, C) images are resized to; None: the model's own.
+  config.aux_loss_weight = 0.3  # Per auxiliary classifier (GoogLeNet, Inception v3).
 
   config.model = ml_collections.ConfigDict()
   config.model.name = 'lenet5'  # One of cnnzoo.models.available().

@@ -48,19 +48,30 @@ def _top_k_hits(logits, labels, k):
   return jnp.any(top == labels[:, None], axis=-1)
 
 
-def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
-  """One SGD step on a global batch; returns the new state and batch metrics."""
+def train_step(state: TrainState, batch: dict,
+               aux_loss_weight: float = 0.3) -> tuple[TrainState, dict]:
+  """One SGD step on a global batch; returns the new state and batch metrics.
+
+  Auxiliary classifiers (GoogLeNet, Inception v3) add their cross-entropy
+  times `aux_loss_weight` to the objective; the reported `loss` is the main
+  head's, comparable with evaluation.
+  """
   dropout_key = jax.random.fold_in(state.rng, state.step)
 
   def loss_fn(params):
     logits, updates = state.apply_fn(
         {'params': params, 'batch_stats': state.batch_stats}, batch['image'],
-        train=True, rngs={'dropout': dropout_key}, mutable=['batch_stats'])
+        train=True, rngs={'dropout': dropout_key},
+        mutable=['batch_stats', 'aux_logits'])
     loss = optax.softmax_cross_entropy_with_integer_labels(
         logits, batch['label']).mean()
-    return loss, (logits, updates.get('batch_stats', {}))
+    objective = loss
+    for aux_logits in jax.tree.leaves(updates.get('aux_logits', {})):
+      objective += aux_loss_weight * optax.softmax_cross_entropy_with_integer_labels(
+          aux_logits, batch['label']).mean()
+    return objective, (loss, logits, updates.get('batch_stats', {}))
 
-  (loss, (logits, batch_stats)), grads = jax.value_and_grad(
+  (_, (loss, logits, batch_stats)), grads = jax.value_and_grad(
       loss_fn, has_aux=True)(state.params)
   updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
   updates = jax.tree.map(lambda u: u * state.lr_scale, updates)
@@ -101,24 +112,25 @@ def traced_once(fn: Callable) -> Callable:
   but counted per wrapper, so separate runs in one process do not add up.
   """
   traces = 0
+  name = getattr(fn, '__name__', None) or fn.func.__name__  # Or a partial's.
 
-  @functools.wraps(fn)
   def wrapped(*args):
     nonlocal traces
     traces += 1
     if traces > 1:
       raise AssertionError(
-          f'{fn.__name__} was traced {traces} times; it must compile once '
+          f'{name} was traced {traces} times; it must compile once '
           f'per run. An input changed shape, dtype or sharding.')
     return fn(*args)
 
   return wrapped
 
 
-def jit_train_step(mesh: Mesh) -> Callable:
+def jit_train_step(mesh: Mesh, aux_loss_weight: float = 0.3) -> Callable:
   """Returns train_step jitted for `mesh`, state donated, compiled once."""
   state_sharding = parallel.replicated(mesh)
-  return jax.jit(traced_once(train_step), donate_argnums=0,
+  step = functools.partial(train_step, aux_loss_weight=aux_loss_weight)
+  return jax.jit(traced_once(step), donate_argnums=0,
                  in_shardings=(state_sharding, parallel.data_sharding(mesh)),
                  out_shardings=(state_sharding, state_sharding))
 

@@ -83,7 +83,7 @@ def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
   run_files.write_json(workdir / run_files.CONFIG, config.to_dict())
   metrics_log = run_files.MetricsLog(workdir / run_files.METRICS)
   metrics_log.keep_until(progress['epoch'])
-  train_step = steps.jit_train_step(mesh)
+  train_step = steps.jit_train_step(mesh, config.aux_loss_weight)
   eval_step = steps.jit_eval_step(mesh)
 
   def evaluate(state, role):
@@ -168,7 +168,8 @@ def _build(config, mesh) -> _Run:
   model = models.create(config.model.name,
                         num_classes=len(splits['train'].class_names),
                         **model_fields)
-  input_shape = models.input_shape(config.model.name)
+  input_shape = tuple(config.input_shape or
+                      models.input_shape(config.model.name))
   known = catalog.DATASETS[config.dataset.name]
   preprocess = pipeline.Preprocess(input_shape,
                                    config.dataset.mean or known.mean,

@@ -1,17 +1,25 @@
 """The model registry: `create(name, num_classes=..., **overrides)`.
 
-Each entry is a Flax Linen module class (or a functools.partial of one) that
-takes NHWC images and `train: bool` and returns class logits, plus the input
-shape its architecture was designed for.
+Each family module (`lenet.py`, `resnet.py`, ...) exports `MODELS`, a dict of
+registry name -> (builder, input_shape): the builder is a Flax Linen module
+class or a `functools.partial` of one (a preset), and input_shape is the
+(height, width, channels) the architecture was designed for.
+
+Every module takes NHWC images and `train: bool` and returns class logits in
+float32. Models with auxiliary classifiers `sow` their logits into the
+'aux_logits' collection in training; the train step adds their losses.
 """
 
 import dataclasses
+import importlib
 from typing import Any, Callable, NamedTuple
 
 import flax.linen as nn
+import jax.numpy as jnp
 
 from cnnzoo import errors
-from cnnzoo.models import lenet
+
+_FAMILIES = ('lenet',)
 
 
 class ModelSpec(NamedTuple):
@@ -19,9 +27,16 @@ class ModelSpec(NamedTuple):
   input_shape: tuple[int, int, int]  # (height, width, channels)
 
 
-_REGISTRY: dict[str, ModelSpec] = {
-    'lenet5': ModelSpec(lenet.LeNet5, (32, 32, 1)),
-}
+def _collect() -> dict[str, ModelSpec]:
+  registry = {}
+  for family in _FAMILIES:
+    module = importlib.import_module(f'cnnzoo.models.{family}')
+    registry.update({name: ModelSpec(*entry)
+                     for name, entry in module.MODELS.items()})
+  return registry
+
+
+_REGISTRY: dict[str, ModelSpec] = _collect()
 
 
 def available() -> list[str]:
@@ -43,7 +58,11 @@ def input_shape(name: str) -> tuple[int, int, int]:
 
 
 def create(name: str, num_classes: int, **overrides: Any) -> nn.Module:
-  """Returns the module `name` with `num_classes` outputs and field overrides."""
+  """Returns the module `name` with `num_classes` outputs and field overrides.
+
+  `dtype` may be given as a string ('bfloat16'): the compute dtype, while
+  parameters stay float32.
+  """
   build = _spec(name).build
   module_cls = getattr(build, 'func', build)  # Presets are partials.
   fields = {f.name for f in dataclasses.fields(module_cls)
@@ -53,4 +72,6 @@ def create(name: str, num_classes: int, **overrides: Any) -> nn.Module:
     raise errors.ConfigError(
         f'Model {name!r} has no field(s) {", ".join(unknown)} (set under '
         f'config.model). Its fields are: {", ".join(sorted(fields))}.')
+  if isinstance(overrides.get('dtype'), str):
+    overrides['dtype'] = jnp.dtype(overrides['dtype'])
   return build(num_classes=num_classes, **overrides)

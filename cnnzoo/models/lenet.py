@@ -34,3 +34,8 @@ class LeNet5(nn.Module):
       x = nn.relu(nn.Dense(features, dtype=self.dtype)(x))
     x = nn.Dense(self.num_classes, dtype=self.dtype)(x)
     return x.astype(jnp.float32)
+
+
+MODELS = {
+    'lenet5': (LeNet5, (32, 32, 1)),
+}
