@@ -12,14 +12,13 @@ float32. Models with auxiliary classifiers `sow` their logits into the
 
 import dataclasses
 import importlib
+import pkgutil
 from typing import Any, Callable, NamedTuple
 
 import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnzoo import errors
-
-_FAMILIES = ('lenet',)
 
 
 class ModelSpec(NamedTuple):
@@ -28,11 +27,14 @@ class ModelSpec(NamedTuple):
 
 
 def _collect() -> dict[str, ModelSpec]:
+  # Every module of this package that exports MODELS is a family.
   registry = {}
-  for family in _FAMILIES:
-    module = importlib.import_module(f'cnnzoo.models.{family}')
-    registry.update({name: ModelSpec(*entry)
-                     for name, entry in module.MODELS.items()})
+  for info in pkgutil.iter_modules(__path__):
+    module = importlib.import_module(f'{__name__}.{info.name}')
+    for name, entry in getattr(module, 'MODELS', {}).items():
+      if name in registry:
+        raise ValueError(f'Model {name!r} is registered twice.')
+      registry[name] = ModelSpec(*entry)
   return registry
 
 
