@@ -53,3 +53,27 @@ def test_registry_names_and_errors():
   with pytest.raises(errors.ConfigError,
                      match="no field.*dropout.*fields are:.*dropout_rate"):
     models.create('lenet5', num_classes=10, dropout=0.5)
+
+
+def test_lenet5_1998_has_the_papers_60000_parameters_and_table_one():
+  model = models.create('lenet5_1998', num_classes=10)
+  variables = jax.eval_shape(model.init, jax.random.PRNGKey(0),
+                             jnp.zeros((1, 32, 32, 1)))
+  params = variables['params']
+  assert sum(np.size(p) for p in jax.tree.leaves(params)) == 60_000
+  c3 = sum(np.size(p) for name, layer in params.items()
+           if name.startswith('C3_') for p in jax.tree.leaves(layer))
+  assert c3 == 1_516  # The partial connection table, not 16 x 6 maps.
+  assert params['S2']['coefficient'].shape == (6,)
+
+
+def test_lenet5_1998_takes_mnist_sized_and_colour_input():
+  model = models.create('lenet5_1998', num_classes=47)
+  for shape in ((2, 28, 28, 1), (2, 32, 32, 3)):
+    x = jax.random.normal(jax.random.PRNGKey(0), shape)
+    variables = model.init(jax.random.PRNGKey(1), x)
+    logits = model.apply(variables, x, train=True)
+    assert logits.shape == (2, 47)
+    assert bool(jnp.all(logits <= 0))  # Negative squared distances.
+  np.testing.assert_array_equal(model.apply(variables, x),
+                                model.apply(variables, x, train=True))

@@ -1,0 +1,28 @@
+"""`python -m cnnzoo.summary`: parameters, size and XLA's FLOPs."""
+
+import pytest
+
+from cnnzoo import summary
+
+# Multiply-adds of LeNet-5's convolutions and dense layers, times two.
+LENET5_FLOPS = 2 * (28 * 28 * 6 * 25 + 10 * 10 * 16 * 150
+                    + 400 * 120 + 120 * 84 + 84 * 10)
+
+
+def test_summary_counts_parameters_size_and_flops():
+  result = summary.summarize('lenet5', num_classes=10)
+  assert result['num_params'] == 61_706
+  assert result['size_mb'] == pytest.approx(61_706 * 4 / 2**20)
+  assert result['flops'] == pytest.approx(LENET5_FLOPS, rel=0.1)
+  assert 'Conv_0' in result['table'] and '61,706' in result['table']
+
+
+def test_summary_command_prints_the_totals(capsys):
+  summary.main(['lenet5', '--num_classes', '10', '--input', '28,28,1'])
+  out = capsys.readouterr().out
+  assert 'lenet5 on 28x28x1 input, 10 classes: 44,426 parameters' in out
+
+
+def test_summary_of_an_unknown_model_says_which_exist():
+  with pytest.raises(SystemExit, match="Unknown model 'lenet7'.*lenet5"):
+    summary.main(['lenet7'])
