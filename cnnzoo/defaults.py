@@ -25,6 +25,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.log_every_steps = 20  # Progress-bar refresh and NaN check.
   config.input_shape = config_dict.placeholder(tuple)  # (H, W, C) images are resized to; None: the model's own.
   config.aux_loss_weight = 0.3  # Per auxiliary classifier (GoogLeNet, Inception v3).
+  config.init_from = config_dict.placeholder(str)  # Weights from `python -m cnnzoo.convert`; a new head if classes differ.
 
   config.model = ml_collections.ConfigDict()
   config.model.name = 'lenet5'  # One of cnnzoo.models.available().

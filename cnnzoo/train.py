@@ -19,7 +19,8 @@ import numpy as np
 from jax.sharding import Mesh
 
 from cnnzoo import (callbacks, checkpointing, console, defaults, errors,
-                    evaluation, models, optim, parallel, run_files, steps)
+                    evaluation, models, optim, parallel, run_files, steps,
+                    weights)
 from cnnzoo.data import catalog, pipeline
 
 log = logging.getLogger('cnnzoo')
@@ -180,12 +181,28 @@ def _build(config, mesh) -> _Run:
   state = steps.create_train_state(
       model, optim.make_optimizer(config, schedule), input_shape, config.seed,
       mesh)
+  if config.init_from:
+    state = _start_from_weights(state, config, mesh)
   train_batches = iter(pipeline.train_loader(
       splits['train'], preprocess, config.batch_size, config.seed,
       config.dataset.num_workers, config.dataset.prefetch,
       config.dataset.read_threads))
   return _Run(splits, preprocess, steps_per_epoch, schedule, state,
               train_batches)
+
+
+def _start_from_weights(state, config, mesh):
+  """Replaces the fresh parameters with converted ones (new head kept)."""
+  loaded = weights.load(config.init_from, config.model.name)
+  fresh = {'params': state.params, 'batch_stats': state.batch_stats}
+  variables, kept_fresh = weights.adopt(fresh, loaded)
+  if kept_fresh:
+    log.info('Started from %s; freshly initialized: %s', config.init_from,
+             ', '.join(kept_fresh))
+  state = state.replace(params=variables['params'],
+                        batch_stats=variables.get('batch_stats', {}),
+                        opt_state=state.tx.init(variables['params']))
+  return jax.device_put(state, parallel.replicated(mesh))
 
 
 def _train_epoch(train_step, state, batches, num_steps, mesh, config, epoch,
