@@ -2,6 +2,7 @@
 
   python -m cnnzoo.summary resnet50
   python -m cnnzoo.summary lenet5 --input 28,28,1 --num_classes 47 --depth 1
+  python -m cnnzoo.summary --table --write README.md   # the README's model table
 
 Prints flax's per-layer table (output shapes, parameters) and the totals:
 parameters (BatchNorm running statistics excluded), size in MB of float32
@@ -55,10 +56,44 @@ def summarize(name: str, input_shape=None, num_classes: int = 1000,
           'input_shape': input_shape}
 
 
+TABLE_START = '<!-- model-table: python -m cnnzoo.summary --table --write README.md -->'
+TABLE_END = '<!-- /model-table -->'
+
+
+def model_table() -> str:
+  """Returns a markdown table of every model at its design input, 1000 classes."""
+  rows = ['| model | input | parameters | size (MB) | GFLOPs / image |',
+          '| --- | --- | ---: | ---: | ---: |']
+  for name in models.available():
+    shape = models.input_shape(name)
+    model = models.create(name, num_classes=1000)
+    params = count_params(model, shape)
+    rows.append(f'| `{name}` | {"x".join(map(str, shape))} | {params:,} | '
+                f'{params * 4 / 2**20:.1f} | '
+                f'{forward_flops(model, shape) / 1e9:.3g} |')
+  return '\n'.join(rows)
+
+
+def write_table(path: str, table: str) -> None:
+  """Replaces the text between the table markers in `path` with `table`."""
+  text = open(path).read()
+  if TABLE_START not in text or TABLE_END not in text:
+    sys.exit(f'error: {path} has no {TABLE_START} ... {TABLE_END} block.')
+  head, rest = text.split(TABLE_START, 1)
+  _, tail = rest.split(TABLE_END, 1)
+  with open(path, 'w') as f:
+    f.write(f'{head}{TABLE_START}\n{table}\n{TABLE_END}{tail}')
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(prog='python -m cnnzoo.summary',
                                    description=__doc__.split('\n')[0])
-  parser.add_argument('model', help='a name from cnnzoo.models.available()')
+  parser.add_argument('model', nargs='?',
+                      help='a name from cnnzoo.models.available()')
+  parser.add_argument('--table', action='store_true',
+                      help='a markdown table of every model instead')
+  parser.add_argument('--write', metavar='README',
+                      help='with --table: replace the table in this file')
   parser.add_argument('--input', default=None,
                       help='H,W,C (default: the model\'s design input)')
   parser.add_argument('--num_classes', type=int, default=1000)
@@ -67,6 +102,14 @@ def main(argv=None):
   parser.add_argument('--small_input', action='store_true',
                       help='the model\'s small-input variant')
   args = parser.parse_args(argv)
+  if args.table:
+    table = model_table()
+    if args.write:
+      write_table(args.write, table)
+    print(table)
+    return
+  if not args.model:
+    parser.error('name a model, or pass --table')
   shape = (tuple(int(v) for v in args.input.split(','))
            if args.input else None)
   overrides = {'small_input': True} if args.small_input else {}

@@ -26,3 +26,15 @@ def test_summary_command_prints_the_totals(capsys):
 def test_summary_of_an_unknown_model_says_which_exist():
   with pytest.raises(SystemExit, match="Unknown model 'lenet7'.*lenet5"):
     summary.main(['lenet7'])
+
+
+def test_table_is_written_between_the_markers(tmp_path, monkeypatch):
+  monkeypatch.setattr(summary.models, 'available', lambda: ['lenet5'])
+  readme = tmp_path / 'README.md'
+  readme.write_text(f'intro\n{summary.TABLE_START}\nold\n{summary.TABLE_END}\n'
+                    'outro\n')
+  summary.main(['--table', '--write', str(readme)])
+  text = readme.read_text()
+  assert '| `lenet5` | 32x32x1 | 145,856 | 0.6 |' in text
+  assert 'old' not in text and text.startswith('intro') and \
+      text.endswith('outro\n')
