@@ -1,0 +1,168 @@
+"""ResNet: torchvision's parameter counts and names, the CIFAR stem, the knobs.
+
+Real forward passes use only resnet18 with the CIFAR stem; every other check
+runs under jax.eval_shape or on a tiny ResNet (few blocks, narrow width).
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cnnzoo import models
+
+TORCHVISION_PARAMS = {
+    'resnet18': 11_689_512,
+    'resnet34': 21_797_672,
+    'resnet50': 25_557_032,
+    'resnet101': 44_549_160,
+    'resnet152': 60_192_808,
+}
+
+
+def _abstract_params(model, shape):
+  return jax.eval_shape(model.init, jax.random.PRNGKey(0),
+                        jnp.zeros((1, *shape)))['params']
+
+
+def _intermediate_shapes(model, shape):
+  """Returns {module path: output shape} of one forward pass (abstract)."""
+  def forward(x):
+    variables = model.init(jax.random.PRNGKey(0), x)
+    _, state = model.apply(variables, x, capture_intermediates=True,
+                           mutable=['intermediates'])
+    return state['intermediates']
+  flat = jax.tree_util.tree_flatten_with_path(
+      jax.eval_shape(forward, jnp.zeros((1, *shape))))[0]
+  return {'/'.join(k.key for k in path[:-2]): leaf.shape
+          for path, leaf in flat}
+
+
+@pytest.mark.parametrize('name', sorted(TORCHVISION_PARAMS))
+def test_parameter_counts_equal_torchvision(name):
+  model = models.create(name, num_classes=1000)
+  assert models.input_shape(name) == (224, 224, 3)
+  params = _abstract_params(model, models.input_shape(name))
+  assert sum(np.size(p) for p in jax.tree.leaves(params)) == (
+      TORCHVISION_PARAMS[name])
+
+
+def test_layers_are_named_after_torchvision_state_dict_paths():
+  params = _abstract_params(models.create('resnet18', num_classes=1000),
+                            (224, 224, 3))
+  assert set(params) == {'conv1', 'bn1', 'fc'} | {
+      f'layer{i}_{j}' for i in range(1, 5) for j in range(2)}
+  assert set(params['layer1_0']) == {'conv1', 'bn1', 'conv2', 'bn2'}
+  assert set(params['layer2_0']) == {'conv1', 'bn1', 'conv2', 'bn2',
+                                     'downsample_0', 'downsample_1'}
+  assert params['conv1']['kernel'].shape == (7, 7, 3, 64)
+  assert 'bias' not in params['conv1']  # No conv biases, as torchvision.
+  assert params['layer2_0']['downsample_0']['kernel'].shape == (1, 1, 64, 128)
+  assert params['fc']['kernel'].shape == (512, 1000)
+  bottleneck = _abstract_params(models.create('resnet50', num_classes=1000),
+                                (224, 224, 3))['layer1_0']
+  assert set(bottleneck) == {'conv1', 'bn1', 'conv2', 'bn2', 'conv3', 'bn3',
+                             'downsample_0', 'downsample_1'}  # 64 -> 256.
+  assert bottleneck['conv3']['kernel'].shape == (1, 1, 64, 256)
+
+
+def test_imagenet_stem_and_stages_downsample_as_torchvision():
+  shapes = _intermediate_shapes(models.create('resnet18', num_classes=1000),
+                                (224, 224, 3))
+  assert shapes['conv1'] == (1, 112, 112, 64)
+  assert shapes['layer1_0'] == (1, 56, 56, 64)  # After the max-pool.
+  assert shapes['layer4_1'] == (1, 7, 7, 512)
+
+
+def test_small_input_is_the_cifar_stem():
+  model = models.create('resnet18', num_classes=10, small_input=True)
+  assert _abstract_params(model, (32, 32, 3))['conv1']['kernel'].shape == (
+      3, 3, 3, 64)
+  shapes = _intermediate_shapes(model, (32, 32, 3))
+  assert shapes['conv1'] == (1, 32, 32, 64)  # Stride 1, padding 1.
+  assert shapes['layer1_0'] == (1, 32, 32, 64)  # No max-pool.
+  assert shapes['layer4_1'] == (1, 4, 4, 512)
+  assert _intermediate_shapes(model, (28, 28, 1))['layer4_1'] == (
+      1, 4, 4, 512)
+
+
+def test_bottleneck_strides_on_the_3x3_conv():
+  model = models.create('resnet50', num_classes=10, small_input=True,
+                        stage_sizes=(1, 1), width=8)
+  shapes = _intermediate_shapes(model, (16, 16, 3))
+  assert shapes['layer2_0/conv1'] == (1, 16, 16, 16)  # 1x1, stride 1.
+  assert shapes['layer2_0/conv2'] == (1, 8, 8, 16)  # 3x3, stride 2.
+  assert shapes['layer2_0/conv3'] == (1, 8, 8, 64)
+  assert shapes['layer2_0/downsample_0'] == (1, 8, 8, 64)
+
+
+@pytest.mark.parametrize('name,last_bn', [('resnet18', 'bn2'),
+                                          ('resnet50', 'bn3')])
+def test_zero_init_residual_zeroes_each_blocks_last_bn_scale(name, last_bn):
+  x = jnp.zeros((1, 8, 8, 3))
+  tiny = dict(num_classes=10, small_input=True, stage_sizes=(2, 1), width=8)
+  params = models.create(name, zero_init_residual=True, **tiny).init(
+      jax.random.PRNGKey(0), x)['params']
+  for block in ('layer1_0', 'layer1_1', 'layer2_0'):
+    np.testing.assert_array_equal(params[block][last_bn]['scale'], 0.0)
+    np.testing.assert_array_equal(params[block]['bn1']['scale'], 1.0)
+  np.testing.assert_array_equal(
+      params['layer2_0']['downsample_1']['scale'], 1.0)
+  default = models.create(name, **tiny).init(
+      jax.random.PRNGKey(0), x)
+  np.testing.assert_array_equal(
+      default['params']['layer1_0'][last_bn]['scale'], 1.0)
+
+
+def test_width_scales_every_stage():
+  params = _abstract_params(
+      models.create('resnet18', num_classes=10, small_input=True, width=16),
+      (32, 32, 3))
+  assert params['conv1']['kernel'].shape == (3, 3, 3, 16)
+  assert params['layer4_1']['conv2']['kernel'].shape == (3, 3, 128, 128)
+  assert params['fc']['kernel'].shape == (128, 10)
+
+
+def test_bfloat16_computes_in_bfloat16_with_float32_params_and_logits():
+  model = models.create('resnet18', num_classes=10, small_input=True,
+                        dtype='bfloat16')
+  x = jnp.zeros((1, 32, 32, 3))
+  params = _abstract_params(model, (32, 32, 3))
+  assert {p.dtype for p in jax.tree.leaves(params)} == {jnp.dtype('float32')}
+  shapes = jax.eval_shape(
+      lambda x: model.apply(model.init(jax.random.PRNGKey(0), x), x), x)
+  assert shapes.dtype == jnp.float32
+
+
+@pytest.fixture(scope='module', params=[(2, 32, 32, 3), (2, 28, 28, 1)],
+                ids=['32x32x3', '28x28x1'])
+def resnet18_small(request):
+  model = models.create('resnet18', num_classes=10, small_input=True)
+  x = jax.random.normal(jax.random.PRNGKey(1), request.param) * 2 + 1
+  return model, model.init(jax.random.PRNGKey(0), x), x
+
+
+def test_resnet18_small_input_evaluates_deterministically(resnet18_small):
+  model, variables, x = resnet18_small
+  apply = jax.jit(model.apply)
+  logits = apply(variables, x)
+  assert logits.shape == (2, 10) and logits.dtype == jnp.float32
+  assert bool(jnp.all(jnp.isfinite(logits)))
+  np.testing.assert_array_equal(logits, apply(variables, x))
+
+
+def test_resnet18_small_input_trains_with_batch_statistics(resnet18_small):
+  model, variables, x = resnet18_small
+  logits, updates = jax.jit(
+      lambda v, x: model.apply(v, x, train=True,
+                               mutable=['batch_stats', 'aux_logits'],
+                               rngs={'dropout': jax.random.PRNGKey(2)}))(
+                                   variables, x)
+  assert logits.shape == (2, 10) and logits.dtype == jnp.float32
+  assert 'aux_logits' not in updates  # ResNet has no auxiliary heads.
+  before = variables['batch_stats']['bn1']['mean']
+  after = updates['batch_stats']['bn1']['mean']
+  assert not np.allclose(before, after)  # Running statistics moved.
+  # Training normalizes with the batch's statistics, evaluation with the
+  # (fresh) running ones: the logits differ.
+  assert not np.allclose(logits, model.apply(variables, x), atol=1e-3)
