@@ -1,0 +1,136 @@
+"""AlexNet: torchvision's `alexnet` and the paper's `alexnet_2012`."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cnnzoo import models
+from cnnzoo.models import alexnet, layers
+
+
+def _abstract_params(name, shape=None, **overrides):
+  model = models.create(name, num_classes=overrides.pop('num_classes', 1000),
+                        **overrides)
+  shape = shape or models.input_shape(name)
+  return jax.eval_shape(model.init, jax.random.PRNGKey(0),
+                        jnp.zeros((1, *shape)))['params']
+
+
+def _count(params):
+  return sum(np.size(p) for p in jax.tree.leaves(params))
+
+
+@pytest.mark.parametrize('name, expected', [('alexnet', 61_100_840),
+                                            ('alexnet_2012', 60_965_224)])
+def test_parameter_counts_at_1000_classes(name, expected):
+  assert _count(_abstract_params(name)) == expected
+
+
+def test_alexnet_layers_have_torchvisions_names():
+  assert sorted(_abstract_params('alexnet')) == sorted(
+      ['features_0', 'features_3', 'features_6', 'features_8', 'features_10',
+       'classifier_1', 'classifier_4', 'classifier_6'])
+
+
+def test_alexnet_2012_has_the_papers_two_group_convolutions():
+  params = _abstract_params('alexnet_2012')
+  kernels = {name: layer['kernel'].shape for name, layer in params.items()}
+  assert models.input_shape('alexnet_2012') == (227, 227, 3)
+  assert kernels == {
+      'features_0': (11, 11, 3, 96),
+      'features_4': (5, 5, 48, 256),  # Each half sees its GPU's 48 maps.
+      'features_8': (3, 3, 256, 384),  # conv3 sees both GPUs.
+      'features_10': (3, 3, 192, 384),
+      'features_12': (3, 3, 192, 256),
+      'classifier_0': (6 * 6 * 256, 4096),
+      'classifier_3': (4096, 4096),
+      'classifier_6': (4096, 1000),
+  }
+
+
+def test_alexnet_2012_logits_at_the_design_input():
+  model = models.create('alexnet_2012', num_classes=1000)
+  x = jnp.zeros((2, 227, 227, 3))
+  variables = jax.eval_shape(model.init, jax.random.PRNGKey(0), x)
+  logits = jax.eval_shape(model.apply, variables, x)
+  assert logits.shape == (2, 1000) and logits.dtype == jnp.float32
+
+
+def _torch_adaptive_avg_pool(x, out_h, out_w):
+  """The loop PyTorch's AdaptiveAvgPool2d documents, on NHWC numpy arrays."""
+  n, h, w, c = x.shape
+  result = np.zeros((n, out_h, out_w, c))
+  for i in range(out_h):
+    for j in range(out_w):
+      rows = slice(i * h // out_h, -(-(i + 1) * h // out_h))
+      cols = slice(j * w // out_w, -(-(j + 1) * w // out_w))
+      result[:, i, j] = x[:, rows, cols].mean(axis=(1, 2))
+  return result
+
+
+@pytest.mark.parametrize('shape, out', [((7, 7), (6, 6)), ((5, 3), (6, 6)),
+                                        ((14, 9), (7, 7)), ((6, 6), (6, 6))])
+def test_adaptive_avg_pool_matches_pytorchs_windows(shape, out):
+  x = np.random.default_rng(0).normal(size=(2, *shape, 4)).astype(np.float32)
+  np.testing.assert_allclose(layers.adaptive_avg_pool(jnp.asarray(x), out),
+                             _torch_adaptive_avg_pool(x, *out), rtol=1e-5,
+                             atol=1e-6)
+
+
+def test_local_response_norm_divides_alpha_by_the_size():
+  x = np.random.default_rng(0).normal(size=(1, 2, 2, 7)).astype(np.float32)
+  x *= 30  # Large enough for the normalization to matter.
+  expected = np.empty_like(x)
+  for c in range(7):
+    window = x[..., max(c - 2, 0):c + 3]
+    expected[..., c] = x[..., c] / (
+        2 + 1e-4 / 5 * np.sum(window ** 2, axis=-1)) ** 0.75
+  got = alexnet.local_response_norm(jnp.asarray(x))
+  np.testing.assert_allclose(got, expected, rtol=1e-5)
+  assert not np.allclose(got, x / 2 ** 0.75, rtol=1e-3)
+
+
+@pytest.mark.parametrize('name', ['alexnet', 'alexnet_2012'])
+def test_small_input_changes_only_the_first_conv(name):
+  small = _abstract_params(name, (32, 32, 3), small_input=True)
+  assert small['features_0']['kernel'].shape == (3, 3, 3, 96 if '2012' in name
+                                                 else 64)
+  if name == 'alexnet':  # The adaptive pool keeps the classifier's 9216 inputs.
+    full = _abstract_params(name)
+    assert _count(full) - _count(small) == (11 * 11 - 3 * 3) * 3 * 64
+  else:  # fc6 flattens conv5's 7x7 maps.
+    assert small['classifier_0']['kernel'].shape == (7 * 7 * 256, 4096)
+
+
+@pytest.fixture(scope='module', params=[(2, 32, 32, 3), (2, 28, 28, 1)],
+                ids=['32x32x3', '28x28x1'])
+def small_alexnet(request):
+  model = models.create('alexnet', num_classes=10, small_input=True)
+  x = jax.random.normal(jax.random.PRNGKey(1), request.param)
+  return model, model.init(jax.random.PRNGKey(0), x), x
+
+
+def test_small_input_eval_is_deterministic(small_alexnet):
+  model, variables, x = small_alexnet
+  logits = model.apply(variables, x)
+  assert logits.shape == (2, 10) and logits.dtype == jnp.float32
+  assert bool(jnp.all(jnp.isfinite(logits)))
+  np.testing.assert_array_equal(logits, model.apply(variables, x,
+                                                    train=False))
+
+
+def test_small_input_train_uses_dropout(small_alexnet):
+  model, variables, x = small_alexnet
+
+  def train(seed):
+    logits, _ = model.apply(variables, x, train=True,
+                            mutable=['batch_stats', 'aux_logits'],
+                            rngs={'dropout': jax.random.PRNGKey(seed)})
+    return logits
+
+  first = train(1)
+  assert first.shape == (2, 10) and first.dtype == jnp.float32
+  np.testing.assert_array_equal(first, train(1))
+  assert not np.allclose(first, train(2))
+  assert not np.allclose(first, model.apply(variables, x))

@@ -1,0 +1,91 @@
+"""VGG 11/13/16/19, with and without BatchNorm."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cnnzoo import models
+
+TORCHVISION_COUNTS = {
+    'vgg11': 132_863_336, 'vgg13': 133_047_848, 'vgg16': 138_357_544,
+    'vgg19': 143_667_240, 'vgg11_bn': 132_868_840, 'vgg13_bn': 133_053_736,
+    'vgg16_bn': 138_365_992, 'vgg19_bn': 143_678_248,
+}
+
+
+def _abstract_params(name, shape=(224, 224, 3), **overrides):
+  model = models.create(name, num_classes=overrides.pop('num_classes', 1000),
+                        **overrides)
+  return jax.eval_shape(model.init, jax.random.PRNGKey(0),
+                        jnp.zeros((1, *shape)))['params']
+
+
+def _count(params):
+  return sum(np.size(p) for p in jax.tree.leaves(params))
+
+
+@pytest.mark.parametrize('name', sorted(TORCHVISION_COUNTS))
+def test_parameter_counts_equal_torchvisions(name):
+  assert models.input_shape(name) == (224, 224, 3)
+  assert _count(_abstract_params(name)) == TORCHVISION_COUNTS[name]
+
+
+def test_layers_have_torchvisions_names():
+  assert sorted(_abstract_params('vgg11')) == sorted(
+      ['features_0', 'features_3', 'features_6', 'features_8', 'features_11',
+       'features_13', 'features_16', 'features_18', 'classifier_0',
+       'classifier_3', 'classifier_6'])
+  params = _abstract_params('vgg11_bn')
+  convs = [0, 4, 8, 11, 15, 18, 22, 25]
+  assert sorted(params) == sorted(
+      [f'features_{i}' for i in convs] + [f'features_{i + 1}' for i in convs]
+      + ['classifier_0', 'classifier_3', 'classifier_6'])
+  assert params['features_1']['scale'].shape == (64,)
+  assert params['classifier_0']['kernel'].shape == (7 * 7 * 512, 4096)
+
+
+def test_small_input_head_is_one_dense_layer_on_512_features():
+  params = _abstract_params('vgg11', (32, 32, 3), num_classes=10,
+                            small_input=True)
+  assert sorted(n for n in params if n.startswith('classifier')) == [
+      'classifier_6']
+  assert params['classifier_6']['kernel'].shape == (512, 10)
+  assert _count(params) == 9_225_610
+
+
+@pytest.fixture(scope='module', params=[(2, 32, 32, 3), (2, 28, 28, 1)],
+                ids=['32x32x3', '28x28x1'])
+def small_vgg11(request):
+  model = models.create('vgg11', num_classes=10, small_input=True)
+  x = jax.random.normal(jax.random.PRNGKey(1), request.param)
+  return model, model.init(jax.random.PRNGKey(0), x), x
+
+
+def test_small_input_forward_in_eval_and_train(small_vgg11):
+  model, variables, x = small_vgg11
+  logits = model.apply(variables, x)
+  assert logits.shape == (2, 10) and logits.dtype == jnp.float32
+  assert bool(jnp.all(jnp.isfinite(logits))) and float(jnp.std(logits)) > 0
+  np.testing.assert_array_equal(logits, model.apply(variables, x))
+  train_logits, updates = model.apply(
+      variables, x, train=True, mutable=['batch_stats', 'aux_logits'],
+      rngs={'dropout': jax.random.PRNGKey(2)})
+  # The small-input head has no dropout and vgg11 no BatchNorm: training
+  # computes the same function.
+  assert not updates
+  np.testing.assert_allclose(train_logits, logits, rtol=1e-6)
+
+
+def test_small_input_batchnorm_updates_statistics_in_training():
+  model = models.create('vgg11_bn', num_classes=10, small_input=True)
+  x = jax.random.normal(jax.random.PRNGKey(1), (2, 32, 32, 3)) * 2 + 1
+  variables = model.init(jax.random.PRNGKey(0), x)
+  logits, updates = model.apply(variables, x, train=True,
+                                mutable=['batch_stats', 'aux_logits'])
+  assert logits.shape == (2, 10)
+  before = variables['batch_stats']['features_1']['mean']
+  after = updates['batch_stats']['features_1']['mean']
+  assert not np.allclose(before, after)
+  np.testing.assert_array_equal(model.apply(variables, x),
+                                model.apply(variables, x))
