@@ -1,0 +1,130 @@
+"""DenseNet-121/169/201: torchvision's sizes and names, forward on small input.
+
+DenseNet-121 is 121 layers deep and compiles slowly on this CPU: its forward
+tests run one forward per mode (eval at 32x32x3, train at 28x28x1) on
+variables that eval_shape describes and numpy fills, skipping `model.init`'s
+own ~15 s compilation; a tiny DenseNet checks `init` and dropout.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cnnzoo import models
+from cnnzoo.models import densenet
+
+
+def _abstract_variables(model, shape):
+  return jax.eval_shape(model.init, jax.random.PRNGKey(0),
+                        jnp.zeros((1, *shape)))
+
+
+@pytest.mark.parametrize('name, count', [('densenet121', 7_978_856),
+                                         ('densenet169', 14_149_480),
+                                         ('densenet201', 20_013_928)])
+def test_parameter_counts_equal_torchvisions(name, count):
+  model = models.create(name, num_classes=1000)
+  variables = _abstract_variables(model, models.input_shape(name))
+  assert sum(np.size(p) for p in jax.tree.leaves(variables['params'])) == count
+  assert models.input_shape(name) == (224, 224, 3)
+
+
+def test_layers_are_named_after_torchvisions_state_dict():
+  model = models.create('densenet121', num_classes=1000)
+  params = _abstract_variables(model, (224, 224, 3))['params']
+  assert params['features_conv0']['kernel'].shape == (7, 7, 3, 64)
+  assert 'bias' not in params['features_conv0']
+  for block, layers in enumerate((6, 12, 24, 16), start=1):
+    assert len(params[f'features_denseblock{block}']) == layers
+  layer = params['features_denseblock1']['denselayer6']
+  assert set(layer) == {'norm1', 'conv1', 'norm2', 'conv2'}
+  # Layer 6 of block 1 sees the 64 stem maps and 5 x 32 new ones.
+  assert layer['conv1']['kernel'].shape == (1, 1, 64 + 5 * 32, 128)
+  assert layer['conv2']['kernel'].shape == (3, 3, 128, 32)
+  # Transitions halve the maps: 256 -> 128, 512 -> 256, 1024 -> 512.
+  for i, maps in enumerate((256, 512, 1024), start=1):
+    transition = params[f'features_transition{i}']
+    assert transition['conv']['kernel'].shape == (1, 1, maps, maps // 2)
+  assert params['features_norm5']['scale'].shape == (1024,)
+  assert params['classifier']['kernel'].shape == (1024, 1000)
+
+
+def _last_block_shape(shape, **overrides):
+  model = models.create('densenet121', num_classes=10, **overrides)
+  variables = _abstract_variables(model, shape)
+  _, state = jax.eval_shape(
+      lambda v: model.apply(v, jnp.zeros((2, *shape)),
+                            capture_intermediates=True,
+                            mutable=['intermediates']), variables)
+  return state['intermediates']['features_denseblock4']['__call__'][0].shape
+
+
+def test_feature_map_sizes():
+  assert _last_block_shape((224, 224, 3)) == (2, 7, 7, 1024)
+  # small_input: a 3x3 stride-1 stem without max-pool keeps 4x the side length.
+  assert _last_block_shape((32, 32, 3), small_input=True) == (2, 4, 4, 1024)
+
+
+def _numpy_variables(model, shape):
+  """Variables of eval_shape's structure: He-scaled kernels, BN at identity."""
+  rng = np.random.default_rng(0)
+
+  def fill(path, leaf):
+    name = path[-1].key
+    if name == 'kernel':
+      fan_in = np.prod(leaf.shape[:-1])
+      return rng.normal(0, np.sqrt(2 / fan_in), leaf.shape).astype(np.float32)
+    return np.full(leaf.shape, name in ('scale', 'var'), np.float32)
+
+  return jax.tree.map_with_path(fill, _abstract_variables(model, shape))
+
+
+def test_densenet121_small_input_forward_in_eval_mode():
+  model = models.create('densenet121', num_classes=10, small_input=True)
+  variables = _numpy_variables(model, (32, 32, 3))
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 32, 32, 3))
+  evaluate = jax.jit(model.apply)
+  logits = evaluate(variables, x)
+  assert logits.shape == (2, 10) and logits.dtype == jnp.float32
+  assert bool(jnp.all(jnp.isfinite(logits))) and float(jnp.std(logits)) > 0
+  np.testing.assert_array_equal(logits, evaluate(variables, x))
+
+
+def test_densenet121_small_input_forward_in_train_mode():
+  model = models.create('densenet121', num_classes=10, small_input=True)
+  variables = _numpy_variables(model, (28, 28, 1))
+  conv0 = variables['params']['features_conv0']['kernel']
+  assert conv0.shape == (3, 3, 1, 64)  # small_input's stem, on 1 channel.
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 28, 28, 1)) * 2 + 1
+  logits, updates = jax.jit(lambda v: model.apply(
+      v, x, train=True, rngs={'dropout': jax.random.PRNGKey(1)},
+      mutable=['batch_stats', 'aux_logits']))(variables)
+  assert logits.shape == (2, 10) and logits.dtype == jnp.float32
+  assert bool(jnp.all(jnp.isfinite(logits)))
+  # Training moves the running statistics (they start at 0 and 1).
+  mean = updates['batch_stats']['features_norm5']['mean']
+  assert mean.shape == (1024,) and not np.allclose(mean, 0)
+
+
+def test_init_runs_and_drop_rate_drops_new_maps_in_training():
+  tiny = densenet.DenseNet(block_config=(2, 2), growth_rate=4,
+                           num_init_features=8, num_classes=5,
+                           small_input=True)
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 28, 28, 1))
+  variables = jax.jit(tiny.init)(jax.random.PRNGKey(1), x)
+  # 8 stem maps + 2 x 4 = 16 -> transition to 8 -> + 2 x 4 = 16 features.
+  params = variables['params']
+  assert params['features_transition1']['conv']['kernel'].shape == (1, 1, 16, 8)
+  assert params['classifier']['kernel'].shape == (16, 5)
+
+  def train(model, seed):
+    return model.apply(variables, x, train=True,
+                       rngs={'dropout': jax.random.PRNGKey(seed)},
+                       mutable=['batch_stats'])[0]
+
+  np.testing.assert_array_equal(train(tiny, 2), train(tiny, 3))  # Rate 0.
+  dropping = tiny.clone(drop_rate=0.5)
+  assert not np.allclose(train(dropping, 2), train(dropping, 3))
+  np.testing.assert_array_equal(dropping.apply(variables, x),
+                                tiny.apply(variables, x))  # Off in eval.

@@ -1,0 +1,90 @@
+"""SqueezeNet 1.0 and 1.1: torchvision's sizes, ceil-mode pools, forward."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cnnzoo import models
+from cnnzoo.models import squeezenet
+
+
+def _abstract_variables(model, shape):
+  return jax.eval_shape(model.init, jax.random.PRNGKey(0),
+                        jnp.zeros((1, *shape)))
+
+
+@pytest.mark.parametrize('name, count', [('squeezenet1_0', 1_248_424),
+                                         ('squeezenet1_1', 1_235_496)])
+def test_parameter_counts_equal_torchvisions(name, count):
+  model = models.create(name, num_classes=1000)
+  variables = _abstract_variables(model, models.input_shape(name))
+  assert sum(np.size(p) for p in jax.tree.leaves(variables['params'])) == count
+  assert models.input_shape(name) == (224, 224, 3)
+
+
+def test_layers_are_named_after_torchvisions_state_dict():
+  model = models.create('squeezenet1_1', num_classes=1000)
+  params = _abstract_variables(model, (224, 224, 3))['params']
+  fires = [3, 4, 6, 7, 9, 10, 11, 12]  # features.2, .5 and .8 are pools.
+  assert set(params) == {'features_0', 'classifier_1',
+                         *(f'features_{i}' for i in fires)}
+  assert set(params['features_12']) == {'squeeze', 'expand1x1', 'expand3x3'}
+  assert params['features_12']['expand3x3']['kernel'].shape == (3, 3, 64, 256)
+  assert params['classifier_1']['kernel'].shape == (1, 1, 512, 1000)
+
+
+def test_max_pool_keeps_the_last_partial_window_like_ceil_mode():
+  x = jnp.arange(16, dtype=jnp.float32).reshape(1, 4, 4, 1)
+  # Windows start at rows/columns 0 and 2; the second one sees only 2 of 3.
+  np.testing.assert_array_equal(squeezenet.max_pool_ceil(x)[0, ..., 0],
+                                [[10, 11], [14, 15]])
+  negative = -1 - x  # Padding must be -inf, not 0, for negative inputs.
+  np.testing.assert_array_equal(squeezenet.max_pool_ceil(negative)[0, ..., 0],
+                                [[-1, -3], [-9, -11]])
+  assert squeezenet.max_pool_ceil(jnp.zeros((1, 5, 5, 1))).shape == (1, 2, 2, 1)
+
+
+def _last_fire_shape(name, shape, **overrides):
+  model = models.create(name, num_classes=10, **overrides)
+  variables = _abstract_variables(model, shape)
+  _, state = jax.eval_shape(
+      lambda v: model.apply(v, jnp.zeros((2, *shape)),
+                            capture_intermediates=True,
+                            mutable=['intermediates']), variables)
+  return state['intermediates']['features_12']['__call__'][0].shape
+
+
+def test_feature_map_sizes():
+  # 224 -> 109 -> 54 -> 27 -> 13; floor-mode pools would give 12 here.
+  assert _last_fire_shape('squeezenet1_0', (224, 224, 3)) == (2, 13, 13, 512)
+  assert _last_fire_shape('squeezenet1_1', (224, 224, 3)) == (2, 13, 13, 512)
+  # small_input: a padded stride-1 stem and no first pool, two pools left.
+  assert _last_fire_shape('squeezenet1_1', (32, 32, 3),
+                          small_input=True) == (2, 8, 8, 512)
+  assert _last_fire_shape('squeezenet1_1', (28, 28, 1),
+                          small_input=True) == (2, 7, 7, 512)
+  small = models.create('squeezenet1_0', num_classes=10, small_input=True)
+  params = _abstract_variables(small, (28, 28, 1))['params']
+  assert params['features_0']['kernel'].shape == (3, 3, 1, 96)
+
+
+@pytest.mark.parametrize('shape', [(2, 32, 32, 3), (2, 28, 28, 1)])
+def test_small_input_forward_in_eval_and_train_mode(shape):
+  model = models.create('squeezenet1_1', num_classes=10, small_input=True)
+  x = jax.random.normal(jax.random.PRNGKey(0), shape)
+  variables = jax.jit(model.init)(jax.random.PRNGKey(1), x)
+  assert 'batch_stats' not in variables  # SqueezeNet has no BatchNorm.
+
+  evaluate = jax.jit(model.apply)
+  logits = evaluate(variables, x)
+  assert logits.shape == (2, 10) and logits.dtype == jnp.float32
+  assert bool(jnp.all(logits >= 0))  # The head ends in ReLU, then averages.
+  np.testing.assert_array_equal(logits, evaluate(variables, x))
+
+  train = jax.jit(lambda v, key: model.apply(
+      v, x, train=True, rngs={'dropout': key},
+      mutable=['batch_stats', 'aux_logits'])[0])
+  first = train(variables, jax.random.PRNGKey(2))
+  assert first.shape == (2, 10) and bool(jnp.all(jnp.isfinite(first)))
+  assert not np.allclose(first, train(variables, jax.random.PRNGKey(3)))
