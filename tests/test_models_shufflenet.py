@@ -1,0 +1,166 @@
+"""ShuffleNet V1 and V2: torchvision's sizes and names, the units, forward."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cnnzoo import models
+from cnnzoo.models import shufflenet
+
+
+def _abstract_variables(model, shape):
+  return jax.eval_shape(model.init, jax.random.PRNGKey(0),
+                        jnp.zeros((1, *shape)))
+
+
+def _count(tree):
+  return sum(np.size(p) for p in jax.tree.leaves(tree))
+
+
+@pytest.mark.parametrize('name, count', [
+    ('shufflenet_v2_x0_5', 1_366_792),  # torchvision's counts.
+    ('shufflenet_v2_x1_0', 2_278_604),
+    ('shufflenet_v2_x1_5', 3_503_624),
+    ('shufflenet_v2_x2_0', 7_393_996),
+    ('shufflenet_v1', 1_864_728),  # The authors' code; "1.9M".
+])
+def test_parameter_counts(name, count):
+  model = models.create(name, num_classes=1000)
+  assert models.input_shape(name) == (224, 224, 3)
+  assert _count(_abstract_variables(model, (224, 224, 3))['params']) == count
+
+
+def test_v2_layers_are_named_after_torchvisions_state_dict():
+  model = models.create('shufflenet_v2_x0_5', num_classes=1000)
+  params = _abstract_variables(model, (224, 224, 3))['params']
+  units = [f'stage{s}_{i}' for s, n in ((2, 4), (3, 8), (4, 4))
+           for i in range(n)]
+  assert set(params) == {'conv1_0', 'conv1_1', 'conv5_0', 'conv5_1', 'fc',
+                         *units}
+  branch2 = {'branch2_0', 'branch2_1', 'branch2_3', 'branch2_4', 'branch2_5',
+             'branch2_6'}
+  assert set(params['stage2_0']) == branch2 | {
+      'branch1_0', 'branch1_1', 'branch1_2', 'branch1_3'}
+  assert set(params['stage2_1']) == branch2  # Stride 1: no branch1.
+  assert params['stage2_0']['branch1_0']['kernel'].shape == (3, 3, 1, 24)
+  assert params['stage3_0']['branch2_0']['kernel'].shape == (1, 1, 48, 48)
+  assert params['stage3_1']['branch2_3']['kernel'].shape == (3, 3, 1, 48)
+  assert params['fc']['kernel'].shape == (1024, 1000)
+
+
+def test_v1_layers_are_named_after_the_authors_state_dict():
+  model = models.create('shufflenet_v1', num_classes=1000)
+  params = _abstract_variables(model, (224, 224, 3))['params']
+  assert set(params) == {'first_conv_0', 'first_conv_1', 'classifier_0',
+                         *(f'features_{i}' for i in range(16))}
+  assert set(params['features_0']) == {
+      'branch_main_1_0', 'branch_main_1_1', 'branch_main_1_3',
+      'branch_main_1_4', 'branch_main_2_0', 'branch_main_2_1'}
+  kernel = lambda unit, conv: params[unit][conv]['kernel'].shape  # noqa: E731
+  # Stage 2's first 1x1 conv is not grouped; the others have 3 groups.
+  assert kernel('features_0', 'branch_main_1_0') == (1, 1, 24, 60)
+  assert kernel('features_1', 'branch_main_1_0') == (1, 1, 80, 60)
+  # Stride-2 units: the branch makes out - in maps (240 - 24).
+  assert kernel('features_0', 'branch_main_2_0') == (1, 1, 20, 216)
+  assert kernel('features_4', 'branch_main_2_0') == (1, 1, 40, 240)
+  assert kernel('features_15', 'branch_main_1_3') == (3, 3, 1, 240)
+  assert set(params['classifier_0']) == {'kernel'}  # No bias, as theirs.
+  assert params['classifier_0']['kernel'].shape == (960, 1000)
+
+
+def test_channel_shuffle_interleaves_groups_like_torchvision():
+  x = jnp.arange(6.0).reshape(1, 1, 1, 6)
+  np.testing.assert_array_equal(shufflenet.channel_shuffle(x, 2)[0, 0, 0],
+                                [0, 3, 1, 4, 2, 5])
+  np.testing.assert_array_equal(shufflenet.channel_shuffle(x, 3)[0, 0, 0],
+                                [0, 2, 4, 1, 3, 5])
+
+
+def _init_apply(unit, x, train=False):
+  variables = unit.init(jax.random.PRNGKey(0), x, train)
+  return unit.apply(variables, x, train)
+
+
+def test_v2_stride_1_unit_keeps_half_its_input_at_even_positions():
+  x = jax.random.normal(jax.random.PRNGKey(1), (1, 5, 5, 8))
+  y = _init_apply(shufflenet.InvertedResidual(8, 1), x)
+  assert y.shape == (1, 5, 5, 8)
+  np.testing.assert_array_equal(y[..., 0::2], x[..., :4])
+  stride_2 = _init_apply(shufflenet.InvertedResidual(16, 2), x)
+  assert stride_2.shape == (1, 3, 3, 16)
+
+
+def test_v1_stride_2_unit_concatenates_an_average_pooled_shortcut():
+  x = jax.random.uniform(jax.random.PRNGKey(1), (1, 7, 7, 12))
+  unit = shufflenet.ShuffleV1Block(48, 2, groups=3)
+  y = _init_apply(unit, x)
+  assert y.shape == (1, 4, 4, 48)
+  # Top-left window sees rows/cols 0..1 of a zero-padded 3x3: sum / 9.
+  np.testing.assert_allclose(y[0, 0, 0, :12], x[0, :2, :2].sum((0, 1)) / 9,
+                             rtol=1e-6)
+  assert bool(jnp.all(y[..., 12:] >= 0))  # The branch is ReLU'd.
+  residual = _init_apply(shufflenet.ShuffleV1Block(12, 1, groups=3), x)
+  assert residual.shape == x.shape and bool(jnp.all(residual >= 0))
+
+
+def _last_stage_shape(name, shape, **overrides):
+  model = models.create(name, num_classes=10, **overrides)
+  variables = _abstract_variables(model, shape)
+  _, state = jax.eval_shape(
+      lambda v: model.apply(v, jnp.zeros((2, *shape)),
+                            capture_intermediates=True,
+                            mutable=['intermediates']), variables)
+  last = 'stage4_3' if name.startswith('shufflenet_v2') else 'features_15'
+  return state['intermediates'][last]['__call__'][0].shape
+
+
+def test_feature_map_sizes():
+  assert _last_stage_shape('shufflenet_v2_x0_5', (224, 224, 3)) == (
+      2, 7, 7, 192)
+  assert _last_stage_shape('shufflenet_v1', (224, 224, 3)) == (2, 7, 7, 960)
+  # small_input: stride-1 stem and no max-pool, so 32 -> 16 -> 8 -> 4.
+  for name, maps in (('shufflenet_v2_x0_5', 192), ('shufflenet_v1', 960)):
+    for shape in ((32, 32, 3), (28, 28, 1)):
+      assert _last_stage_shape(name, shape, small_input=True) == (
+          2, 4, 4, maps)
+
+
+def test_bfloat16_compute_keeps_float32_parameters_and_logits():
+  model = models.create('shufflenet_v1', num_classes=10, dtype='bfloat16')
+  variables = _abstract_variables(model, (32, 32, 3))
+  assert {p.dtype for p in jax.tree.leaves(variables)} == {jnp.dtype('float32')}
+  logits = jax.eval_shape(model.apply, variables, jnp.zeros((2, 32, 32, 3)))
+  assert logits.shape == (2, 10) and logits.dtype == jnp.float32
+
+
+@pytest.mark.parametrize('name', ['shufflenet_v2_x0_5', 'shufflenet_v1'])
+@pytest.mark.parametrize('shape', [(2, 32, 32, 3), (2, 28, 28, 1)])
+def test_small_input_forward_in_eval_and_train_mode(name, shape):
+  model = models.create(name, num_classes=10, small_input=True)
+  x = jax.random.normal(jax.random.PRNGKey(0), shape)
+  variables = model.init(jax.random.PRNGKey(1), x)
+  stem = 'conv1_0' if name.startswith('shufflenet_v2') else 'first_conv_0'
+  assert variables['params'][stem]['kernel'].shape == (3, 3, shape[-1], 24)
+
+  evaluate = model.apply  # Eager: op by op, cached across tests.
+  logits = evaluate(variables, x)
+  assert logits.shape == (2, 10) and logits.dtype == jnp.float32
+  assert bool(jnp.all(jnp.isfinite(logits)))
+  np.testing.assert_array_equal(logits, evaluate(variables, x))
+
+  train = lambda v, key: model.apply(  # noqa: E731
+      v, x, train=True, rngs={'dropout': key},
+      mutable=['batch_stats', 'aux_logits'])
+  train_logits, state = train(variables, jax.random.PRNGKey(2))
+  assert train_logits.shape == (2, 10)
+  assert bool(jnp.all(jnp.isfinite(train_logits)))
+  # Training normalizes with the batch's statistics and updates the running
+  # ones; there is no dropout, so the key does not matter.
+  assert not np.allclose(train_logits, logits)
+  old = jax.tree.leaves(variables['batch_stats'])
+  new = jax.tree.leaves(state['batch_stats'])
+  assert len(new) == len(old) and not all(
+      np.allclose(a, b) for a, b in zip(old, new))
+  np.testing.assert_array_equal(
+      train_logits, train(variables, jax.random.PRNGKey(3))[0])
