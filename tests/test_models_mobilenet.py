@@ -1,0 +1,198 @@
+"""MobileNet V1, V2, V3: torchvision's sizes and names, small_input, forward."""
+
+import functools
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cnnzoo import models
+from cnnzoo.models import mobilenet
+
+
+def _abstract_variables(model, shape):
+  return jax.eval_shape(model.init, jax.random.PRNGKey(0),
+                        jnp.zeros((1, *shape)))
+
+
+def _num_params(model, shape=(224, 224, 3)):
+  params = _abstract_variables(model, shape)['params']
+  return sum(np.size(p) for p in jax.tree.leaves(params))
+
+
+@pytest.mark.parametrize('name, count', [
+    ('mobilenet_v1', 4_231_976),  # Ours; the paper says 4.2M.
+    ('mobilenet_v2', 3_504_872),
+    ('mobilenet_v3_small', 2_542_856),
+    ('mobilenet_v3_large', 5_483_032),
+])
+def test_parameter_counts_equal_torchvisions(name, count):
+  assert models.input_shape(name) == (224, 224, 3)
+  assert _num_params(models.create(name, num_classes=1000)) == count
+
+
+@pytest.mark.parametrize('name, width_mult, count', [
+    # torchvision 0.29 with the same width_mult.
+    ('mobilenet_v2', 0.5, 1_968_680),
+    ('mobilenet_v2', 1.4, 6_108_776),
+    ('mobilenet_v3_small', 0.75, 1_653_920),
+    ('mobilenet_v3_large', 0.5, 1_734_576),
+])
+def test_width_mult_matches_torchvision(name, width_mult, count):
+  model = models.create(name, num_classes=1000, width_mult=width_mult)
+  assert _num_params(model) == count
+
+
+def test_make_divisible_rounds_like_torchvision():
+  # Values from torchvision.models._utils._make_divisible(v, 8).
+  assert [mobilenet.make_divisible(v) for v in (18, 22, 12, 960.0, 44.8, 4)
+          ] == [24, 24, 16, 960, 48, 8]
+
+
+def _torch_style_names(name):
+  params = _abstract_variables(models.create(name, num_classes=1000),
+                               (224, 224, 3))['params']
+  return {'.'.join(['_'.join(path[:-1]), path[-1]]): value.shape
+          for path, value in flax.traverse_util.flatten_dict(params).items()}
+
+
+def test_v2_layers_are_named_after_torchvisions_state_dict():
+  names = _torch_style_names('mobilenet_v2')
+  # features.1 has no expand conv: depthwise, project conv, project BN.
+  assert names['features_1_conv_0_0.kernel'] == (3, 3, 1, 32)
+  assert names['features_1_conv_1.kernel'] == (1, 1, 32, 16)
+  assert names['features_1_conv_2.scale'] == (16,)
+  assert 'features_1_conv_3.scale' not in names
+  assert names['features_2_conv_0_0.kernel'] == (1, 1, 16, 96)
+  assert names['features_2_conv_1_0.kernel'] == (3, 3, 1, 96)
+  assert names['features_2_conv_3.bias'] == (24,)
+  assert names['features_18_0.kernel'] == (1, 1, 320, 1280)
+  assert names['classifier_1.kernel'] == (1280, 1000)
+  assert not any(k.endswith('_0.bias') and 'conv' in k for k in names)
+
+
+def test_v3_layers_are_named_after_torchvisions_state_dict():
+  names = _torch_style_names('mobilenet_v3_small')
+  assert names['features_0_0.kernel'] == (3, 3, 3, 16)
+  # features.1: no expand (16 -> 16), depthwise, SE 16 -> 8 -> 16, project.
+  assert names['features_1_block_0_0.kernel'] == (3, 3, 1, 16)
+  assert names['features_1_block_1_fc1.kernel'] == (1, 1, 16, 8)
+  assert names['features_1_block_1_fc1.bias'] == (8,)
+  assert names['features_1_block_1_fc2.bias'] == (16,)
+  assert names['features_1_block_2_0.kernel'] == (1, 1, 16, 16)
+  # features.4: expand 24 -> 96, 5x5 depthwise, SE 96 -> 24, project.
+  assert names['features_4_block_0_0.kernel'] == (1, 1, 24, 96)
+  assert names['features_4_block_1_0.kernel'] == (5, 5, 1, 96)
+  assert names['features_4_block_2_fc1.kernel'] == (1, 1, 96, 24)
+  assert names['features_4_block_3_1.scale'] == (40,)
+  assert names['features_12_0.kernel'] == (1, 1, 96, 576)
+  assert names['classifier_0.kernel'] == (576, 1024)
+  assert names['classifier_3.kernel'] == (1024, 1000)
+
+
+@pytest.mark.parametrize('name, epsilon', [
+    ('mobilenet_v1', 1e-5), ('mobilenet_v2', 1e-5),
+    ('mobilenet_v3_small', 1e-3), ('mobilenet_v3_large', 1e-3)])
+def test_batchnorm_uses_torchvisions_epsilon(name, epsilon):
+  model = models.create(name, num_classes=10)
+  seen = set()
+
+  def record(next_fun, args, kwargs, context):
+    if isinstance(context.module, flax.linen.BatchNorm):
+      seen.add(context.module.epsilon)
+    return next_fun(*args, **kwargs)
+
+  with flax.linen.intercept_methods(record):
+    _abstract_variables(model, (32, 32, 3))
+  assert seen == {epsilon}
+
+
+def _last_feature_map_size(name, shape, **overrides):
+  """(height, width) of the last feature map (torchvision's features[-1])."""
+  model = models.create(name, num_classes=10, **overrides)
+  variables = _abstract_variables(model, shape)
+  _, state = jax.eval_shape(
+      lambda v: model.apply(v, jnp.zeros((2, *shape)),
+                            capture_intermediates=True,
+                            mutable=['intermediates']), variables)
+  sizes = {k: v['__call__'][0].shape[1:3]
+           for k, v in state['intermediates'].items()
+           if k.startswith('features_')}
+  return sizes[max(sizes, key=lambda k: int(k.split('_')[1]))]
+
+
+@pytest.mark.parametrize('name, shape, small_input, size', [
+    ('mobilenet_v1', (224, 224, 3), False, (7, 7)),
+    ('mobilenet_v1', (32, 32, 3), True, (2, 2)),
+    ('mobilenet_v2', (224, 224, 3), False, (7, 7)),
+    ('mobilenet_v2', (32, 32, 3), False, (1, 1)),
+    ('mobilenet_v2', (32, 32, 3), True, (4, 4)),
+    ('mobilenet_v2', (28, 28, 1), True, (4, 4)),
+    ('mobilenet_v3_small', (224, 224, 3), False, (7, 7)),
+    ('mobilenet_v3_small', (32, 32, 3), True, (2, 2)),
+    ('mobilenet_v3_small', (28, 28, 1), True, (2, 2)),
+    ('mobilenet_v3_large', (32, 32, 3), True, (2, 2)),
+])
+def test_feature_map_sizes(name, shape, small_input, size):
+  assert _last_feature_map_size(name, shape, small_input=small_input) == size
+
+
+def test_small_input_changes_no_parameter_shapes():
+  for name in ('mobilenet_v1', 'mobilenet_v2', 'mobilenet_v3_small'):
+    shapes = [jax.tree.map(np.shape, _abstract_variables(
+        models.create(name, num_classes=10, small_input=small),
+        (32, 32, 3))) for small in (False, True)]
+    assert shapes[0] == shapes[1]
+
+
+@functools.cache
+def _small_input_model(name):
+  """The model and its variables for 3 channels, initialized once.
+
+  Compiling init is the slow part on the CPU; rbg keys halve it (threefry
+  for ~100 initializers compiles slowly).
+  """
+  model = models.create(name, num_classes=10, small_input=True)
+  variables = jax.jit(model.init)(jax.random.key(1, impl='rbg'),
+                                  jnp.zeros((1, 32, 32, 3)))
+  return model, variables
+
+
+def test_small_input_stem_takes_any_number_of_channels():
+  model = models.create('mobilenet_v2', num_classes=10, small_input=True)
+  for channels in (1, 3):
+    params = _abstract_variables(model, (28, 28, channels))['params']
+    assert params['features_0_0']['kernel'].shape == (3, 3, channels, 32)
+
+
+@pytest.mark.parametrize('name', ['mobilenet_v2', 'mobilenet_v3_small'])
+@pytest.mark.parametrize('shape', [(2, 32, 32, 3), (2, 28, 28, 1)])
+def test_small_input_forward_in_eval_and_train_mode(name, shape):
+  model, variables = _small_input_model(name)
+  if shape[-1] == 1:  # A grayscale stem: the RGB one's first input slice.
+    stem = {'kernel': variables['params']['features_0_0']['kernel'][:, :, :1]}
+    variables = {**variables,
+                 'params': {**variables['params'], 'features_0_0': stem}}
+  x = jax.random.normal(jax.random.PRNGKey(0), shape)
+
+  evaluate = jax.jit(model.apply)
+  logits = evaluate(variables, x)
+  assert logits.shape == (2, 10) and logits.dtype == jnp.float32
+  assert bool(jnp.all(jnp.isfinite(logits)))
+  np.testing.assert_array_equal(logits, evaluate(variables, x))
+
+  train = jax.jit(lambda v, key: model.apply(
+      v, x, train=True, rngs={'dropout': key},
+      mutable=['batch_stats', 'aux_logits']))
+  first, updates = train(variables, jax.random.PRNGKey(2))
+  second, _ = train(variables, jax.random.PRNGKey(3))
+  assert first.shape == (2, 10) and bool(jnp.all(jnp.isfinite(first)))
+  assert not np.allclose(first, second)  # Dropout in the classifier.
+  # BatchNorm uses batch statistics in training and updates its averages.
+  assert not np.allclose(first, logits)
+  before = jax.tree.leaves(variables['batch_stats'])
+  after = jax.tree.leaves(updates['batch_stats'])
+  assert len(before) == len(after) and any(
+      not np.allclose(b, a) for b, a in zip(before, after))
