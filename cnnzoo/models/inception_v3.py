@@ -1,0 +1,239 @@
+"""Inception v3 (Szegedy, Vanhoucke, Ioffe, Shlens & Wojna 2015, "Rethinking
+the Inception Architecture for Computer Vision").
+
+Follows torchvision's `inception.py` (Inception3), designed for 299x299: every
+convolution is a BasicConv2d (conv without bias, BatchNorm with epsilon
+0.001, ReLU). A stem of 3x3/2, 3x3, 3x3 (padded) convs, a 3x3/2 max-pool, a
+1x1 and a 3x3 conv and another 3x3/2 max-pool (35x35x192 at 299x299); three
+InceptionA blocks (Mixed_5b-5d, 35x35), the grid reduction InceptionB
+(Mixed_6a, 17x17), four InceptionC blocks with factorized 1x7/7x1 convs
+(Mixed_6b-6e), the reduction InceptionD (Mixed_7a, 8x8), two InceptionE
+blocks with split 1x3/3x1 outputs (Mixed_7b-7c, 2048 maps); global average
+pool, dropout 0.5, linear. Pools inside the blocks: 3x3/1 average pools
+padded by 1 that count the padding, 3x3/2 max-pools, as in torchvision.
+
+The auxiliary classifier (`aux_logits=True`, the default, as torchvision
+trains) sits after Mixed_6e: 5x5/3 average pool, 1x1 conv to 128 maps, 5x5
+conv to 768, global average pool, linear to the classes. It runs only in
+training, where it records its float32 logits as `aux_logits/AuxLogits/logits`;
+the train step adds its loss. It is built at init whatever `train` is, so
+its parameters always exist. 27,161,264 parameters at 1000 classes with it,
+23,834,568 without, as in torchvision. Initialization as torchvision's:
+normal with std 0.1 for convs and the classifier, 0.001 for the auxiliary
+classifier's linear layer.
+
+`small_input=True` keeps 28x28 and 32x32 inputs from vanishing: it changes
+strides and pools only, so every parameter has torchvision's shape.
+  - Conv2d_1a_3x3 has stride 1 instead of 2;
+  - maxpool1 (after Conv2d_2b_3x3) and maxpool2 (after Conv2d_4a_3x3) are
+    dropped;
+  - the auxiliary head's 5x5/3 average pool becomes an adaptive average pool
+    to 5x5, so that its 5x5 conv still sees a 5x5 map.
+The unpadded stem convs still trim 2 pixels each, so 32x32 (28x28) reaches
+Mixed_5b at 26x26 (22x22), the auxiliary head at 12x12 (10x10) and Mixed_7b
+at 5x5 (4x4).
+
+Layers are named after torchvision's state_dict paths with '.' as '_':
+Mixed_6b/branch7x7_2/conv is torchvision's `Mixed_6b.branch7x7_2.conv`,
+AuxLogits/conv1/bn is `AuxLogits.conv1.bn`, the head is `fc`.
+"""
+
+import functools
+from typing import Any
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from cnnzoo.models.googlenet import BasicConv2d, adaptive_avg_pool
+
+# torchvision initializes every conv (the auxiliary ones too) with std 0.1.
+_Conv = functools.partial(BasicConv2d, init_std=0.1)
+
+
+def _chain(prefix, layers, x, train, dtype):
+  """Runs BasicConv2d layers named prefix_1, prefix_2, ... in sequence.
+
+  `layers` holds (features, kernel_size[, strides[, padding]]) tuples.
+  """
+  for i, layer in enumerate(layers):
+    x = _Conv(*layer, dtype=dtype, name=f'{prefix}_{i + 1}')(x, train)
+  return x
+
+
+def _avg_pool_3x3(x):
+  """F.avg_pool2d(x, 3, stride=1, padding=1): the zero padding counts."""
+  return nn.avg_pool(x, (3, 3), (1, 1), padding=((1, 1), (1, 1)),
+                     count_include_pad=True)
+
+
+def _max_pool_3x3_stride_2(x):
+  return nn.max_pool(x, (3, 3), (2, 2))
+
+
+class InceptionA(nn.Module):
+  """35x35 block: 1x1, 1x1-5x5, 1x1-3x3-3x3 and pool-1x1 branches."""
+
+  pool_features: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    chain = functools.partial(_chain, x=x, train=train, dtype=self.dtype)
+    return jnp.concatenate([
+        _Conv(64, 1, dtype=self.dtype, name='branch1x1')(x, train),
+        chain('branch5x5', [(48, 1), (64, 5, 1, 2)]),
+        chain('branch3x3dbl', [(64, 1), (96, 3, 1, 1), (96, 3, 1, 1)]),
+        _Conv(self.pool_features, 1, dtype=self.dtype,
+              name='branch_pool')(_avg_pool_3x3(x), train),
+    ], axis=-1)
+
+
+class InceptionB(nn.Module):
+  """Grid reduction 35x35 -> 17x17: strided 3x3, 1x1-3x3-3x3/2, max-pool."""
+
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    chain = functools.partial(_chain, x=x, train=train, dtype=self.dtype)
+    return jnp.concatenate([
+        _Conv(384, 3, 2, dtype=self.dtype, name='branch3x3')(x, train),
+        chain('branch3x3dbl', [(64, 1), (96, 3, 1, 1), (96, 3, 2)]),
+        _max_pool_3x3_stride_2(x),
+    ], axis=-1)
+
+
+class InceptionC(nn.Module):
+  """17x17 block with 7x7 convs factorized into 1x7 and 7x1."""
+
+  channels_7x7: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    chain = functools.partial(_chain, x=x, train=train, dtype=self.dtype)
+    c7 = self.channels_7x7
+    row, column = ((1, 7), 1, (0, 3)), ((7, 1), 1, (3, 0))
+    return jnp.concatenate([
+        _Conv(192, 1, dtype=self.dtype, name='branch1x1')(x, train),
+        chain('branch7x7', [(c7, 1), (c7, *row), (192, *column)]),
+        chain('branch7x7dbl', [(c7, 1), (c7, *column), (c7, *row),
+                               (c7, *column), (192, *row)]),
+        _Conv(192, 1, dtype=self.dtype,
+              name='branch_pool')(_avg_pool_3x3(x), train),
+    ], axis=-1)
+
+
+class InceptionD(nn.Module):
+  """Grid reduction 17x17 -> 8x8: 1x1-3x3/2, 1x1-1x7-7x1-3x3/2, max-pool."""
+
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    chain = functools.partial(_chain, x=x, train=train, dtype=self.dtype)
+    return jnp.concatenate([
+        chain('branch3x3', [(192, 1), (320, 3, 2)]),
+        chain('branch7x7x3', [(192, 1), (192, (1, 7), 1, (0, 3)),
+                              (192, (7, 1), 1, (3, 0)), (192, 3, 2)]),
+        _max_pool_3x3_stride_2(x),
+    ], axis=-1)
+
+
+class InceptionE(nn.Module):
+  """8x8 block whose 3x3 branches end in parallel 1x3 and 3x1 convs."""
+
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    conv = functools.partial(_Conv, dtype=self.dtype)
+
+    def split(prefix, y):  # Parallel 1x3 and 3x1 convs, concatenated.
+      return jnp.concatenate([
+          conv(384, (1, 3), padding=(0, 1), name=f'{prefix}a')(y, train),
+          conv(384, (3, 1), padding=(1, 0), name=f'{prefix}b')(y, train),
+      ], axis=-1)
+
+    branch3x3 = conv(384, 1, name='branch3x3_1')(x, train)
+    branch3x3dbl = conv(448, 1, name='branch3x3dbl_1')(x, train)
+    branch3x3dbl = conv(384, 3, padding=1,
+                        name='branch3x3dbl_2')(branch3x3dbl, train)
+    return jnp.concatenate([
+        conv(320, 1, name='branch1x1')(x, train),
+        split('branch3x3_2', branch3x3),
+        split('branch3x3dbl_3', branch3x3dbl),
+        conv(192, 1, name='branch_pool')(_avg_pool_3x3(x), train),
+    ], axis=-1)
+
+
+class InceptionAux(nn.Module):
+  """The auxiliary classifier; records its logits in training."""
+
+  num_classes: int
+  adaptive_pool: bool = False  # Pool to 5x5 whatever the input (small_input).
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train: bool):
+    if self.adaptive_pool:
+      x = adaptive_avg_pool(x, (5, 5))
+    else:
+      x = nn.avg_pool(x, (5, 5), (3, 3))
+    x = _Conv(128, 1, dtype=self.dtype, name='conv0')(x, train)
+    x = _Conv(768, 5, dtype=self.dtype, name='conv1')(x, train)
+    x = jnp.mean(x, axis=(1, 2))
+    logits = nn.Dense(self.num_classes, dtype=self.dtype,
+                      kernel_init=nn.initializers.normal(0.001),
+                      name='fc')(x).astype(jnp.float32)
+    if train:
+      self.sow('aux_logits', 'logits', logits)
+
+
+class Inception3(nn.Module):
+  """Returns the main head's logits; see the module docstring."""
+
+  num_classes: int = 1000
+  aux_logits: bool = True  # The auxiliary classifier after Mixed_6e.
+  dropout_rate: float = 0.5  # Before the classifier.
+  small_input: bool = False  # Stride-1 first conv, no stem max-pools.
+  dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    conv = functools.partial(_Conv, dtype=self.dtype)
+    x = x.astype(self.dtype)
+    x = conv(32, 3, 1 if self.small_input else 2,
+             name='Conv2d_1a_3x3')(x, train)
+    x = conv(32, 3, name='Conv2d_2a_3x3')(x, train)
+    x = conv(64, 3, padding=1, name='Conv2d_2b_3x3')(x, train)
+    if not self.small_input:
+      x = _max_pool_3x3_stride_2(x)
+    x = conv(80, 1, name='Conv2d_3b_1x1')(x, train)
+    x = conv(192, 3, name='Conv2d_4a_3x3')(x, train)
+    if not self.small_input:
+      x = _max_pool_3x3_stride_2(x)
+
+    for name, pool_features in (('5b', 32), ('5c', 64), ('5d', 64)):
+      x = InceptionA(pool_features, self.dtype, name=f'Mixed_{name}')(x, train)
+    x = InceptionB(self.dtype, name='Mixed_6a')(x, train)
+    for name, c7 in (('6b', 128), ('6c', 160), ('6d', 160), ('6e', 192)):
+      x = InceptionC(c7, self.dtype, name=f'Mixed_{name}')(x, train)
+    # At init as well, so the head's parameters exist for training.
+    if self.aux_logits and (train or self.is_initializing()):
+      InceptionAux(self.num_classes, self.small_input, self.dtype,
+                   name='AuxLogits')(x, train)
+    x = InceptionD(self.dtype, name='Mixed_7a')(x, train)
+    x = InceptionE(self.dtype, name='Mixed_7b')(x, train)
+    x = InceptionE(self.dtype, name='Mixed_7c')(x, train)
+
+    x = jnp.mean(x, axis=(1, 2))
+    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
+    x = nn.Dense(self.num_classes, kernel_init=nn.initializers.normal(0.1),
+                 dtype=self.dtype, name='fc')(x)
+    return x.astype(jnp.float32)
+
+
+MODELS = {
+    'inception_v3': (Inception3, (299, 299, 3)),
+}

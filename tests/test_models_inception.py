@@ -1,0 +1,200 @@
+"""GoogLeNet and Inception v3: sizes, auxiliary heads and their losses."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from cnnzoo import models, parallel, steps
+from cnnzoo.models.googlenet import adaptive_avg_pool, max_pool_ceil
+
+TRAIN_COLLECTIONS = ['batch_stats', 'aux_logits']
+
+
+def _shapes(name, input_shape=None, **overrides):
+  model = models.create(name, num_classes=1000, **overrides)
+  shape = input_shape or models.input_shape(name)
+  return jax.eval_shape(model.init, jax.random.PRNGKey(0),
+                        jnp.zeros((1, *shape)))
+
+
+def _num_params(variables):
+  return sum(np.size(p) for p in jax.tree.leaves(variables['params']))
+
+
+@pytest.mark.parametrize('name,aux_logits,expected', [
+    ('googlenet', False, 6_624_904),
+    ('googlenet', True, 13_004_888),
+    ('inception_v3', True, 27_161_264),
+    ('inception_v3', False, 23_834_568),
+])
+def test_parameter_counts_match_torchvision(name, aux_logits, expected):
+  assert _num_params(_shapes(name, aux_logits=aux_logits)) == expected
+
+
+def test_auxiliary_heads_are_on_by_default_and_named_like_torchvision():
+  googlenet = _shapes('googlenet')['params']
+  assert googlenet['aux1']['fc1']['kernel'].shape == (2048, 1024)
+  assert googlenet['aux2']['conv']['conv']['kernel'].shape == (1, 1, 528, 128)
+  # torchvision's 3x3 where the paper has 5x5.
+  assert googlenet['inception4a']['branch3_1']['conv']['kernel'].shape == (
+      3, 3, 16, 48)
+  inception = _shapes('inception_v3')['params']
+  assert inception['AuxLogits']['conv1']['conv']['kernel'].shape == (
+      5, 5, 128, 768)
+  assert inception['Mixed_6b']['branch7x7_2']['conv']['kernel'].shape == (
+      1, 7, 128, 128)
+
+
+def test_inception_v3_small_input_keeps_every_parameter_shape():
+  default = _shapes('inception_v3')
+  small = _shapes('inception_v3', (32, 32, 3), small_input=True)
+  assert jax.tree.map(np.shape, small) == jax.tree.map(np.shape, default)
+
+
+def test_ceil_mode_max_pool_sizes_match_torch():
+  # Output sizes of nn.MaxPool2d(k, 2, ceil_mode=True) for these inputs.
+  for size, window, expected in ((112, 3, 56), (56, 3, 28), (28, 3, 14),
+                                 (14, 2, 7), (7, 2, 4), (32, 3, 16),
+                                 (16, 2, 8), (9, 3, 4)):
+    x = jnp.zeros((1, size, size, 1))
+    assert max_pool_ceil(x, window, 2).shape == (1, expected, expected, 1)
+  # The overhanging last window sees only the real last column.
+  x = jnp.arange(7.0).reshape(1, 1, 7, 1) - 10
+  np.testing.assert_array_equal(max_pool_ceil(x, 2, 2)[0, 0, :, 0],
+                                [-9, -7, -5, -4])
+
+
+def test_adaptive_average_pool_uses_overlapping_cells_like_torch():
+  x = jnp.arange(14.0).reshape(1, 14, 1, 1) * jnp.ones((1, 1, 16, 1))
+  pooled = adaptive_avg_pool(x, (4, 4))
+  assert pooled.shape == (1, 4, 4, 1)
+  # Rows [0, 4), [3, 7), [7, 11), [10, 14).
+  np.testing.assert_allclose(pooled[0, :, 0, 0], [1.5, 4.5, 8.5, 11.5])
+
+
+def _run(model, variables, x, train, seed=0):
+  return model.apply(variables, x, train=train, mutable=TRAIN_COLLECTIONS,
+                     rngs={'dropout': jax.random.PRNGKey(seed)})
+
+
+def _check_shapes_by_tracing(model, shape):
+  """Traces init and both modes for `shape` (no compile): returns nothing."""
+  x = jax.ShapeDtypeStruct(shape, jnp.float32)
+  variables = jax.eval_shape(model.init, jax.random.PRNGKey(0), x)
+  for train in (True, False):
+    logits, updates = jax.eval_shape(
+        functools.partial(_run, model, train=train), variables, x)
+    assert logits.shape == (shape[0], model.num_classes)
+    heads = updates.get('aux_logits', {})
+    assert bool(heads) == train
+    for head in jax.tree.leaves(heads):
+      assert head.shape == (shape[0], model.num_classes)
+
+
+@pytest.fixture(scope='module')
+def googlenet():
+  """googlenet(small_input=True, 10 classes): a train state and a forward.
+
+  Shared by the tests below: on CPU, compiling init (its per-layer random
+  draws) takes most of a minute.
+  """
+  model = models.create('googlenet', num_classes=10, small_input=True)
+  mesh = parallel.make_mesh(jax.devices()[:1])
+  state = steps.create_train_state(model, optax.sgd(0.1), (32, 32, 3),
+                                   seed=0, mesh=mesh)
+  variables = {'params': state.params, 'batch_stats': state.batch_stats}
+  forward = jax.jit(functools.partial(_run, model, variables),
+                    static_argnames='train')
+  return model, state, forward
+
+
+def test_googlenet_small_input_sows_aux_logits_only_in_training(googlenet):
+  model, _, forward = googlenet
+  x = jax.random.normal(jax.random.PRNGKey(1), (2, 32, 32, 3))
+  logits, updates = forward(x, train=True)
+  assert logits.shape == (2, 10) and logits.dtype == jnp.float32
+  assert set(updates['aux_logits']) == {'aux1', 'aux2'}
+  for head in ('aux1', 'aux2'):
+    (aux,) = updates['aux_logits'][head]['logits']
+    assert aux.shape == (2, 10) and aux.dtype == jnp.float32
+    assert bool(jnp.all(jnp.isfinite(aux))) and not np.allclose(aux, logits)
+
+  logits, updates = forward(x, train=False)
+  assert logits.shape == (2, 10) and 'aux_logits' not in updates
+  _check_shapes_by_tracing(model, (2, 28, 28, 1))
+
+
+def test_googlenet_is_deterministic_in_evaluation_only(googlenet):
+  _, _, forward = googlenet
+  x = jax.random.normal(jax.random.PRNGKey(1), (2, 32, 32, 3))
+  np.testing.assert_array_equal(forward(x, train=False)[0],
+                                forward(x, train=False)[0])
+  first, second = (forward(x, train=True, seed=seed)[0] for seed in (1, 2))
+  assert not np.allclose(first, second)  # Dropout 0.2 before the classifier.
+
+
+def test_auxiliary_losses_change_the_update_but_not_the_reported_loss(
+    googlenet):
+  _, state, _ = googlenet
+  rng = np.random.default_rng(0)
+  batch = {'image': rng.normal(size=(4, 32, 32, 3)).astype(np.float32),
+           'label': rng.integers(0, 10, 4).astype(np.int32)}
+  step = jax.jit(steps.train_step)  # The weight traced: one compile.
+  results = {}
+  for weight in (0.3, 0.0):
+    new_state, metrics = step(state, batch, jnp.float32(weight))
+    results[weight] = (float(metrics['loss']),
+                       jax.device_get(new_state.params))
+  (loss_with, with_aux), (loss_without, without_aux) = results.values()
+  np.testing.assert_allclose(loss_with, loss_without, rtol=1e-6)
+  before = jax.device_get(state.params)
+
+  def gap(layer):  # How far the aux losses moved `layer`, relative to the
+    # step without them.
+    norm = lambda tree: np.sqrt(sum(  # noqa: E731
+        np.sum(np.square(leaf)) for leaf in jax.tree.leaves(tree)))
+    return norm(jax.tree.map(np.subtract, with_aux[layer],
+                             without_aux[layer])) / norm(
+        jax.tree.map(np.subtract, without_aux[layer], before[layer]))
+
+  for head in ('aux1', 'aux2'):  # Trained only through their own losses.
+    assert all(np.array_equal(a, b) for a, b in zip(
+        jax.tree.leaves(without_aux[head]), jax.tree.leaves(before[head])))
+    assert all(not np.array_equal(a, b) for a, b in zip(
+        jax.tree.leaves(with_aux[head]), jax.tree.leaves(before[head])))
+  # Their gradients also reach the trunk below them, but not above.
+  for layer in ('conv1', 'inception4a', 'inception4d'):
+    assert gap(layer) > 0.01, (layer, gap(layer))
+  for layer in ('inception4e', 'inception5b', 'fc'):
+    assert gap(layer) < 1e-5, (layer, gap(layer))
+
+
+def _numpy_variables(model, shape):
+  """Random variables drawn by numpy: no init to compile (a minute on CPU)."""
+  shapes = jax.eval_shape(model.init, jax.random.PRNGKey(0),
+                          jnp.zeros(shape))
+  rng = np.random.default_rng(0)
+  params = jax.tree.map(
+      lambda s: rng.normal(0, 0.05, s.shape).astype(np.float32),
+      shapes['params'])
+  batch_stats = jax.tree_util.tree_map_with_path(  # Mean 0, variance 1.
+      lambda path, s: np.full(s.shape, path[-1].key == 'var', np.float32),
+      shapes['batch_stats'])
+  return {'params': params, 'batch_stats': batch_stats}
+
+
+def test_inception_v3_small_input_runs_with_its_auxiliary_head():
+  model = models.create('inception_v3', num_classes=10, small_input=True)
+  x = jax.random.normal(jax.random.PRNGKey(1), (2, 32, 32, 3))
+  logits, updates = jax.jit(functools.partial(_run, model, train=True))(
+      _numpy_variables(model, (1, 32, 32, 3)), x)
+  assert logits.shape == (2, 10) and logits.dtype == jnp.float32
+  (aux,) = updates['aux_logits']['AuxLogits']['logits']
+  assert aux.shape == (2, 10) and aux.dtype == jnp.float32
+  assert bool(jnp.all(jnp.isfinite(aux))) and not np.allclose(aux, logits)
+  _check_shapes_by_tracing(model, (2, 32, 32, 3))
+  _check_shapes_by_tracing(model, (2, 28, 28, 1))
