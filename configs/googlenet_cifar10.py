@@ -1,0 +1,12 @@
+"""googlenet (small-input variant) on CIFAR-10, as in the reference model comparison
+(`train.py --model googlenet --epochs 25`): 25 epochs, SGD with cosine decay.
+
+  python -m cnnzoo.main --config configs/googlenet_cifar10.py
+"""
+
+from cnnzoo import recipes
+
+
+def get_config(arg: str | None = None):
+  config = recipes.cifar10('googlenet')
+  return recipes.shorten_for_smoke(config, arg)

@@ -1,0 +1,12 @@
+"""inception_v3 (small-input variant) on CIFAR-10, as in the reference model comparison
+(`train.py --model inception_v3 --epochs 25`): 25 epochs, SGD with cosine decay.
+
+  python -m cnnzoo.main --config configs/inception_v3_cifar10.py
+"""
+
+from cnnzoo import recipes
+
+
+def get_config(arg: str | None = None):
+  config = recipes.cifar10('inception_v3')
+  return recipes.shorten_for_smoke(config, arg)

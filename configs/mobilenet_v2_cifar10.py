@@ -1,0 +1,12 @@
+"""mobilenet_v2 (small-input variant) on CIFAR-10, as in the reference model comparison
+(`train.py --model mobilenet_v2 --epochs 25`): 25 epochs, SGD with cosine decay.
+
+  python -m cnnzoo.main --config configs/mobilenet_v2_cifar10.py
+"""
+
+from cnnzoo import recipes
+
+
+def get_config(arg: str | None = None):
+  config = recipes.cifar10('mobilenet_v2')
+  return recipes.shorten_for_smoke(config, arg)
