@@ -9,7 +9,7 @@ import optax
 import pytest
 
 from cnnzoo import models, parallel, steps
-from cnnzoo.models.googlenet import adaptive_avg_pool, max_pool_ceil
+from cnnzoo.models.layers import adaptive_avg_pool, max_pool_ceil
 
 TRAIN_COLLECTIONS = ['batch_stats', 'aux_logits']
 

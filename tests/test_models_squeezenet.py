@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cnnzoo import models
-from cnnzoo.models import squeezenet
+from cnnzoo.models import layers
 
 
 def _abstract_variables(model, shape):
@@ -37,12 +37,12 @@ def test_layers_are_named_after_torchvisions_state_dict():
 def test_max_pool_keeps_the_last_partial_window_like_ceil_mode():
   x = jnp.arange(16, dtype=jnp.float32).reshape(1, 4, 4, 1)
   # Windows start at rows/columns 0 and 2; the second one sees only 2 of 3.
-  np.testing.assert_array_equal(squeezenet.max_pool_ceil(x)[0, ..., 0],
+  np.testing.assert_array_equal(layers.max_pool_ceil(x)[0, ..., 0],
                                 [[10, 11], [14, 15]])
   negative = -1 - x  # Padding must be -inf, not 0, for negative inputs.
-  np.testing.assert_array_equal(squeezenet.max_pool_ceil(negative)[0, ..., 0],
+  np.testing.assert_array_equal(layers.max_pool_ceil(negative)[0, ..., 0],
                                 [[-1, -3], [-9, -11]])
-  assert squeezenet.max_pool_ceil(jnp.zeros((1, 5, 5, 1))).shape == (1, 2, 2, 1)
+  assert layers.max_pool_ceil(jnp.zeros((1, 5, 5, 1))).shape == (1, 2, 2, 1)
 
 
 def _last_fire_shape(name, shape, **overrides):

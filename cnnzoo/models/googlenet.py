@@ -35,39 +35,13 @@ import functools
 from typing import Any
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
+
+from cnnzoo.models.layers import adaptive_avg_pool, max_pool_ceil
 
 
 def _pair(value):
   return (value, value) if isinstance(value, int) else tuple(value)
-
-
-def max_pool_ceil(x, window: int, stride: int):
-  """nn.MaxPool2d(window, stride, ceil_mode=True) on NHWC, without padding.
-
-  Ceil mode keeps a last window that hangs over the bottom/right edge (the
-  overhang is -inf), as long as it starts inside the input.
-  """
-  pads = []
-  for size in x.shape[1:3]:
-    out = -(-(size - window) // stride) + 1
-    if (out - 1) * stride >= size:
-      out -= 1
-    pads.append((0, (out - 1) * stride + window - size))
-  return nn.max_pool(x, (window, window), (stride, stride), padding=pads)
-
-
-def adaptive_avg_pool(x, output_size: tuple[int, int]):
-  """F.adaptive_avg_pool2d on NHWC: output cell i of n along an axis of
-  length L averages input rows floor(i L / n) up to ceil((i + 1) L / n)."""
-  for axis, n in zip((1, 2), output_size):
-    size = x.shape[axis]
-    cells = [jnp.mean(jax.lax.slice_in_dim(x, i * size // n,
-                                           -(-(i + 1) * size // n), axis=axis),
-                      axis=axis, keepdims=True) for i in range(n)]
-    x = jnp.concatenate(cells, axis=axis)
-  return x
 
 
 class BasicConv2d(nn.Module):

@@ -44,7 +44,8 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from cnnzoo.models.googlenet import BasicConv2d, adaptive_avg_pool
+from cnnzoo.models.googlenet import BasicConv2d
+from cnnzoo.models.layers import adaptive_avg_pool
 
 # torchvision initializes every conv (the auxiliary ones too) with std 0.1.
 _Conv = functools.partial(BasicConv2d, init_std=0.1)

@@ -1,5 +1,6 @@
 """Layers several model families share, in PyTorch's exact semantics."""
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -30,3 +31,18 @@ def flatten_chw(x):
   lets torchvision's first dense kernel load with a plain transpose.
   """
   return jnp.transpose(x, (0, 3, 1, 2)).reshape((x.shape[0], -1))
+
+
+def max_pool_ceil(x, window: int = 3, stride: int = 2):
+  """nn.MaxPool2d(window, stride, ceil_mode=True) on NHWC, without padding.
+
+  Ceil mode keeps a last window that hangs over the bottom/right edge (the
+  overhang is -inf), as long as it starts inside the input.
+  """
+  pads = []
+  for size in x.shape[1:3]:
+    out = -(-(size - window) // stride) + 1
+    if (out - 1) * stride >= size:
+      out -= 1
+    pads.append((0, (out - 1) * stride + window - size))
+  return nn.max_pool(x, (window, window), (stride, stride), padding=pads)

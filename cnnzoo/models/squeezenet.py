@@ -23,11 +23,12 @@ stem conv is `features_0`, a Fire at `features.3` is `features_3` holding
 """
 
 import functools
-import math
 from typing import Any, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
+
+from cnnzoo.models.layers import max_pool_ceil
 
 # Entries of `features` after the stem conv and its ReLU (torchvision's
 # features.0 and features.1): 'M' is a max pool, a triple is a Fire's
@@ -42,20 +43,6 @@ V1_1 = ('M', (16, 64, 64), (16, 64, 64), 'M', (32, 128, 128),
 # torchvision: kaiming_uniform_ (fan_in, gain sqrt 2) for convs, zero biases,
 # and N(0, 0.01) for the classifier conv.
 _conv_init = nn.initializers.he_uniform()
-
-
-def max_pool_ceil(x, window: int = 3, stride: int = 2):
-  """Max pool with PyTorch's ceil_mode=True and no padding.
-
-  ceil_mode keeps the last partial window: pad the bottom and right with
-  -inf (nn.max_pool's padding value) up to what that window needs.
-  """
-  pads = []
-  for size in x.shape[1:3]:
-    out = math.ceil(max(size - window, 0) / stride) + 1
-    pads.append((0, max((out - 1) * stride + window - size, 0)))
-  return nn.max_pool(x, (window, window), strides=(stride, stride),
-                     padding=pads)
 
 
 class Fire(nn.Module):
