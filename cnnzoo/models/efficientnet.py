@@ -43,9 +43,12 @@ from typing import Any, Callable
 import flax.linen as nn
 import jax.numpy as jnp
 
+from cnnzoo.models import layers
+from cnnzoo.models.layers import make_divisible
+
 # torchvision: kaiming_normal_(mode='fan_out') for convs; linear weights
 # uniform in +-1/sqrt(out_features); biases zero.
-_conv_init = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
+_conv_init = layers.conv_init
 _dense_init = nn.initializers.variance_scaling(1 / 3, 'fan_out', 'uniform')
 
 # B0 (the paper's Table 1): expand ratio, kernel, stride, input maps,
@@ -61,12 +64,6 @@ B0_STAGES = (
 )
 
 
-def make_divisible(value: float, divisor: int = 8) -> int:
-  """Rounds `value` to the nearest multiple of `divisor`, losing <= 10%."""
-  rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-  return rounded + divisor if rounded < 0.9 * value else rounded
-
-
 def conv_norm_act(x, features: int, kernel: int, *, norm: Callable,
                   name: str, dtype: Any, strides: int = 1, groups: int = 1,
                   activation: Callable | None = nn.silu):
@@ -79,22 +76,6 @@ def conv_norm_act(x, features: int, kernel: int, *, norm: Callable,
               name=f'{name}_0')(x)
   x = norm(name=f'{name}_1')(x)
   return x if activation is None else activation(x)
-
-
-class SqueezeExcitation(nn.Module):
-  """Scales each map by a gate computed from the globally pooled maps."""
-
-  squeeze_features: int
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x):
-    scale = jnp.mean(x, axis=(1, 2), keepdims=True)
-    scale = nn.Conv(self.squeeze_features, (1, 1), kernel_init=_conv_init,
-                    dtype=self.dtype, name='fc1')(scale)
-    scale = nn.Conv(x.shape[-1], (1, 1), kernel_init=_conv_init,
-                    dtype=self.dtype, name='fc2')(nn.silu(scale))
-    return x * nn.sigmoid(scale)
 
 
 class MBConv(nn.Module):
@@ -125,7 +106,8 @@ class MBConv(nn.Module):
       index = 1
     y = layer(y, expanded, self.kernel, strides=self.strides,
               groups=expanded, name=f'block_{index}')
-    y = SqueezeExcitation(max(1, in_features // 4), self.dtype,
+    y = layers.SqueezeExcitation(max(1, in_features // 4), self.dtype,
+                                 nn.silu, nn.sigmoid,
                           name=f'block_{index + 1}')(y)
     y = layer(y, self.features, 1, activation=None,
               name=f'block_{index + 2}')

@@ -1,5 +1,7 @@
 """Layers several model families share, in PyTorch's exact semantics."""
 
+from typing import Any, Callable
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -46,3 +48,33 @@ def max_pool_ceil(x, window: int = 3, stride: int = 2):
       out -= 1
     pads.append((0, (out - 1) * stride + window - size))
   return nn.max_pool(x, (window, window), (stride, stride), padding=pads)
+
+
+# torchvision: kaiming_normal_(mode='fan_out') for convolutions.
+conv_init = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
+
+
+def make_divisible(value: float, divisor: int = 8) -> int:
+  """torchvision's _make_divisible: nearest multiple, at most 10% down."""
+  rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+  return rounded + divisor if rounded < 0.9 * value else rounded
+
+
+class SqueezeExcitation(nn.Module):
+  """torchvision's SqueezeExcitation: global average pool, 1x1 conv `fc1`,
+  `activation`, 1x1 conv `fc2` back to the input maps, `gate` scaling them.
+  EfficientNet uses SiLU and sigmoid; MobileNetV3 ReLU and hard sigmoid."""
+
+  squeeze_features: int
+  dtype: Any = jnp.float32
+  activation: Callable = nn.relu
+  gate: Callable = nn.sigmoid
+
+  @nn.compact
+  def __call__(self, x):
+    scale = jnp.mean(x, axis=(1, 2), keepdims=True)
+    scale = nn.Conv(self.squeeze_features, (1, 1), kernel_init=conv_init,
+                    dtype=self.dtype, name='fc1')(scale)
+    scale = nn.Conv(x.shape[-1], (1, 1), kernel_init=conv_init,
+                    dtype=self.dtype, name='fc2')(self.activation(scale))
+    return x * self.gate(scale)

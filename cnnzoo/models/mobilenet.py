@@ -45,15 +45,12 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from cnnzoo.models import layers
+from cnnzoo.models.layers import make_divisible
+
 # torchvision: kaiming_normal_(mode='fan_out') for convs, N(0, 0.01) linears.
-_conv_init = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
+_conv_init = layers.conv_init
 _dense_init = nn.initializers.normal(0.01)
-
-
-def make_divisible(value: float, divisor: int = 8) -> int:
-  """torchvision's _make_divisible: nearest multiple, at most 10% down."""
-  rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-  return rounded + divisor if rounded < 0.9 * value else rounded
 
 
 def conv_bn(x, features: int, kernel: int = 1, stride: int = 1,
@@ -204,23 +201,6 @@ class MobileNetV2(nn.Module):
 # ---------------------------------------------------------------- V3
 
 
-class SqueezeExcitation(nn.Module):
-  """Global pool, 1x1 conv, ReLU, 1x1 conv, hardsigmoid gate on the input."""
-
-  squeeze_features: int
-  dtype: Any = jnp.float32
-
-  @nn.compact
-  def __call__(self, x):
-    scale = jnp.mean(x, axis=(1, 2), keepdims=True)
-    scale = nn.relu(nn.Conv(self.squeeze_features, (1, 1),
-                            kernel_init=_conv_init, dtype=self.dtype,
-                            name='fc1')(scale))
-    scale = nn.Conv(x.shape[-1], (1, 1), kernel_init=_conv_init,
-                    dtype=self.dtype, name='fc2')(scale)
-    return x * nn.hard_sigmoid(scale)
-
-
 class InvertedResidualV3(nn.Module):
   """V2's block with a kxk depthwise conv, optional squeeze-excitation
   after it, and ReLU or hardswish; no expand conv when nothing expands."""
@@ -247,7 +227,8 @@ class InvertedResidualV3(nn.Module):
                         names=(f'block_{i}_0', f'block_{i}_1')))
     if self.use_se:
       i += 1
-      y = SqueezeExcitation(make_divisible(self.expanded // 4), self.dtype,
+      y = layers.SqueezeExcitation(make_divisible(self.expanded // 4),
+                                   self.dtype, nn.relu, nn.hard_sigmoid,
                             name=f'block_{i}')(y)
     y = conv(y, self.features, names=(f'block_{i + 1}_0', f'block_{i + 1}_1'))
     return x + y if self.stride == 1 and x.shape[-1] == self.features else y
