@@ -59,6 +59,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
+from cnnzoo.models.conv import Conv
 from cnnzoo.models.layers import adaptive_avg_pool, flatten_chw
 
 # PyTorch's default conv/linear kernel init, kaiming_uniform_(a=sqrt(5)):
@@ -95,7 +96,7 @@ class AlexNet(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    conv = functools.partial(nn.Conv, kernel_init=_torch_default_init,
+    conv = functools.partial(Conv, kernel_init=_torch_default_init,
                              dtype=self.dtype)
     dense = functools.partial(nn.Dense, kernel_init=_torch_default_init,
                               dtype=self.dtype)
@@ -138,7 +139,7 @@ class AlexNet2012(nn.Module):
     # Section 5: weights N(0, 0.01); biases 1 where ReLUs follow conv2, conv4,
     # conv5 and the hidden dense layers (to feed them positive inputs early).
     init = nn.initializers.normal(0.01)
-    conv = functools.partial(nn.Conv, kernel_init=init, dtype=self.dtype)
+    conv = functools.partial(Conv, kernel_init=init, dtype=self.dtype)
     ones = nn.initializers.ones
     x = x.astype(self.dtype)
     if self.small_input:

@@ -27,6 +27,8 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from cnnzoo.models.conv import Conv
+
 # torchvision initializes convs with kaiming_normal_ (fan_in, gain sqrt 2).
 _conv_init = nn.initializers.he_normal()
 
@@ -44,12 +46,12 @@ class DenseLayer(nn.Module):
     norm = functools.partial(nn.BatchNorm, use_running_average=not train,
                              momentum=0.9, epsilon=1e-5, dtype=self.dtype)
     x = nn.relu(norm(name='norm1')(x))
-    x = nn.Conv(self.bn_size * self.growth_rate, (1, 1), use_bias=False,
-                kernel_init=_conv_init, dtype=self.dtype, name='conv1')(x)
+    x = Conv(self.bn_size * self.growth_rate, (1, 1), use_bias=False,
+             kernel_init=_conv_init, dtype=self.dtype, name='conv1')(x)
     x = nn.relu(norm(name='norm2')(x))
-    x = nn.Conv(self.growth_rate, (3, 3), padding=((1, 1), (1, 1)),
-                use_bias=False, kernel_init=_conv_init, dtype=self.dtype,
-                name='conv2')(x)
+    x = Conv(self.growth_rate, (3, 3), padding=((1, 1), (1, 1)),
+             use_bias=False, kernel_init=_conv_init, dtype=self.dtype,
+             name='conv2')(x)
     return nn.Dropout(self.drop_rate, deterministic=not train)(x)
 
 
@@ -81,9 +83,9 @@ class Transition(nn.Module):
   def __call__(self, x, train: bool):
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                      epsilon=1e-5, dtype=self.dtype, name='norm')(x)
-    x = nn.Conv(self.features, (1, 1), use_bias=False,
-                kernel_init=_conv_init, dtype=self.dtype,
-                name='conv')(nn.relu(x))
+    x = Conv(self.features, (1, 1), use_bias=False,
+             kernel_init=_conv_init, dtype=self.dtype,
+             name='conv')(nn.relu(x))
     return nn.avg_pool(x, (2, 2), strides=(2, 2))
 
 
@@ -107,9 +109,9 @@ class DenseNet(nn.Module):
       kernel, stride, padding = (3, 3), (1, 1), ((1, 1), (1, 1))
     else:
       kernel, stride, padding = (7, 7), (2, 2), ((3, 3), (3, 3))
-    x = nn.Conv(self.num_init_features, kernel, stride, padding=padding,
-                use_bias=False, kernel_init=_conv_init, dtype=self.dtype,
-                name='features_conv0')(x)
+    x = Conv(self.num_init_features, kernel, stride, padding=padding,
+             use_bias=False, kernel_init=_conv_init, dtype=self.dtype,
+             name='features_conv0')(x)
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                      epsilon=1e-5, dtype=self.dtype, name='features_norm0')(x)
     x = nn.relu(x)

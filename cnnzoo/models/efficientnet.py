@@ -44,6 +44,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnzoo.models import layers
+from cnnzoo.models.conv import Conv
 from cnnzoo.models.layers import make_divisible
 
 # torchvision: kaiming_normal_(mode='fan_out') for convs; linear weights
@@ -70,10 +71,10 @@ def conv_norm_act(x, features: int, kernel: int, *, norm: Callable,
   """torchvision's Conv2dNormActivation: conv `{name}_0` (no bias, padding
   kernel // 2), BatchNorm `{name}_1`, then `activation` unless None."""
   pad = kernel // 2
-  x = nn.Conv(features, (kernel, kernel), (strides, strides),
-              padding=((pad, pad), (pad, pad)), feature_group_count=groups,
-              use_bias=False, kernel_init=_conv_init, dtype=dtype,
-              name=f'{name}_0')(x)
+  x = Conv(features, (kernel, kernel), (strides, strides),
+           padding=((pad, pad), (pad, pad)), feature_group_count=groups,
+           use_bias=False, kernel_init=_conv_init, dtype=dtype,
+           name=f'{name}_0')(x)
   x = norm(name=f'{name}_1')(x)
   return x if activation is None else activation(x)
 

@@ -37,6 +37,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
+from cnnzoo.models.conv import Conv
 from cnnzoo.models.layers import adaptive_avg_pool, max_pool_ceil
 
 
@@ -56,10 +57,10 @@ class BasicConv2d(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool):
-    x = nn.Conv(self.features, _pair(self.kernel_size), _pair(self.strides),
-                padding=[(p, p) for p in _pair(self.padding)], use_bias=False,
-                kernel_init=nn.initializers.normal(self.init_std),
-                dtype=self.dtype, name='conv')(x)
+    x = Conv(self.features, _pair(self.kernel_size), _pair(self.strides),
+             padding=[(p, p) for p in _pair(self.padding)], use_bias=False,
+             kernel_init=nn.initializers.normal(self.init_std),
+             dtype=self.dtype, name='conv')(x)
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                      epsilon=1e-3, dtype=self.dtype, name='bn')(x)
     return nn.relu(x)

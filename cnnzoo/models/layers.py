@@ -6,6 +6,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from cnnzoo.models.conv import Conv
+
 
 def adaptive_avg_pool(x, output_size: tuple[int, int]):
   """PyTorch's AdaptiveAvgPool2d on NHWC, for any input and output size.
@@ -73,8 +75,8 @@ class SqueezeExcitation(nn.Module):
   @nn.compact
   def __call__(self, x):
     scale = jnp.mean(x, axis=(1, 2), keepdims=True)
-    scale = nn.Conv(self.squeeze_features, (1, 1), kernel_init=conv_init,
-                    dtype=self.dtype, name='fc1')(scale)
-    scale = nn.Conv(x.shape[-1], (1, 1), kernel_init=conv_init,
-                    dtype=self.dtype, name='fc2')(self.activation(scale))
+    scale = Conv(self.squeeze_features, (1, 1), kernel_init=conv_init,
+                 dtype=self.dtype, name='fc1')(scale)
+    scale = Conv(x.shape[-1], (1, 1), kernel_init=conv_init,
+                 dtype=self.dtype, name='fc2')(self.activation(scale))
     return x * self.gate(scale)

@@ -26,6 +26,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from cnnzoo.models.conv import Conv
+
 
 class LeNet5(nn.Module):
   """Returns class logits; softmax lives in the loss and in prediction."""
@@ -39,7 +41,7 @@ class LeNet5(nn.Module):
   def __call__(self, x, train: bool = False):
     x = x.astype(self.dtype)
     for features in (6, 16):
-      x = nn.Conv(features, (5, 5), padding='VALID', dtype=self.dtype)(x)
+      x = Conv(features, (5, 5), padding='VALID', dtype=self.dtype)(x)
       if self.use_batchnorm:
         x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                          dtype=self.dtype)(x)
@@ -94,7 +96,7 @@ class LeNet5_1998(nn.Module):  # pylint: disable=invalid-name
     pad_h, pad_w = max(32 - x.shape[1], 0), max(32 - x.shape[2], 0)
     x = jnp.pad(x, ((0, 0), (pad_h // 2, pad_h - pad_h // 2),
                     (pad_w // 2, pad_w - pad_w // 2), (0, 0)))
-    conv = lambda features, name: nn.Conv(  # noqa: E731
+    conv = lambda features, name: Conv(  # noqa: E731
         features, (5, 5), padding='VALID', dtype=self.dtype, name=name)
     x = scaled_tanh(conv(6, 'C1')(x))
     x = scaled_tanh(Subsample(self.dtype, name='S2')(x))

@@ -46,6 +46,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnzoo.models import layers
+from cnnzoo.models.conv import Conv
 from cnnzoo.models.layers import make_divisible
 
 # torchvision: kaiming_normal_(mode='fan_out') for convs, N(0, 0.01) linears.
@@ -61,10 +62,10 @@ def conv_bn(x, features: int, kernel: int = 1, stride: int = 1,
   Creates the two layers in the calling module under `names`.
   """
   pad = (kernel - 1) // 2
-  x = nn.Conv(features, (kernel, kernel), (stride, stride),
-              padding=((pad, pad), (pad, pad)), feature_group_count=groups,
-              use_bias=False, kernel_init=_conv_init, dtype=dtype,
-              name=names[0])(x)
+  x = Conv(features, (kernel, kernel), (stride, stride),
+           padding=((pad, pad), (pad, pad)), feature_group_count=groups,
+           use_bias=False, kernel_init=_conv_init, dtype=dtype,
+           name=names[0])(x)
   return nn.BatchNorm(use_running_average=not train, momentum=0.9,
                       epsilon=epsilon, dtype=dtype, name=names[1])(x)
 

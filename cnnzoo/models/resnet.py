@@ -40,6 +40,8 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from cnnzoo.models.conv import Conv
+
 # torchvision: kaiming_normal_(mode='fan_out', nonlinearity='relu').
 _conv_init = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
 
@@ -54,9 +56,9 @@ class _Block(nn.Module):
 
   def conv(self, features, kernel, strides=1, name=None):
     pad = kernel // 2
-    return nn.Conv(features, (kernel, kernel), (strides, strides),
-                   padding=((pad, pad), (pad, pad)), use_bias=False,
-                   kernel_init=_conv_init, dtype=self.dtype, name=name)
+    return Conv(features, (kernel, kernel), (strides, strides),
+                padding=((pad, pad), (pad, pad)), use_bias=False,
+                kernel_init=_conv_init, dtype=self.dtype, name=name)
 
   def norm(self, train, name, zero_scale=False):
     scale_init = (nn.initializers.zeros if zero_scale
@@ -123,8 +125,8 @@ class ResNet(nn.Module):
       kernel, stride, padding = (3, 3), (1, 1), ((1, 1), (1, 1))
     else:
       kernel, stride, padding = (7, 7), (2, 2), ((3, 3), (3, 3))
-    x = nn.Conv(self.width, kernel, stride, padding=padding, use_bias=False,
-                kernel_init=_conv_init, dtype=self.dtype, name='conv1')(x)
+    x = Conv(self.width, kernel, stride, padding=padding, use_bias=False,
+             kernel_init=_conv_init, dtype=self.dtype, name='conv1')(x)
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                      epsilon=1e-5, dtype=self.dtype, name='bn1')(x)
     x = nn.relu(x)

@@ -50,6 +50,8 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from cnnzoo.models.conv import Conv
+
 
 def channel_shuffle(x, groups: int):
   """torchvision's channel_shuffle on NHWC: maps (groups, C/groups) ->
@@ -68,9 +70,9 @@ class _Unit(nn.Module):
 
   def conv(self, features, kernel=1, strides=1, groups=1, name=None):
     pad = kernel // 2
-    return nn.Conv(features, (kernel, kernel), (strides, strides),
-                   padding=((pad, pad), (pad, pad)), feature_group_count=groups,
-                   use_bias=False, dtype=self.dtype, name=name)
+    return Conv(features, (kernel, kernel), (strides, strides),
+                padding=((pad, pad), (pad, pad)), feature_group_count=groups,
+                use_bias=False, dtype=self.dtype, name=name)
 
   def norm(self, train, name):
     return nn.BatchNorm(use_running_average=not train, momentum=0.9,
@@ -130,8 +132,8 @@ def stem(x, features, small_input, train, names, dtype):
   """3x3 conv-BN-ReLU and a 3x3 stride-2 max-pool; small_input: stride 1
   and no max-pool."""
   strides = (1, 1) if small_input else (2, 2)
-  x = nn.Conv(features, (3, 3), strides, padding=((1, 1), (1, 1)),
-              use_bias=False, dtype=dtype, name=names[0])(x)
+  x = Conv(features, (3, 3), strides, padding=((1, 1), (1, 1)),
+           use_bias=False, dtype=dtype, name=names[0])(x)
   x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                    dtype=dtype, name=names[1])(x)
   x = nn.relu(x)
@@ -160,8 +162,8 @@ class ShuffleNetV2(nn.Module):
       for i in range(repeats):
         x = InvertedResidual(features, 2 if i == 0 else 1, self.dtype,
                              name=f'stage{stage}_{i}')(x, train)
-    x = nn.Conv(self.stages_out_channels[-1], (1, 1), use_bias=False,
-                dtype=self.dtype, name='conv5_0')(x)
+    x = Conv(self.stages_out_channels[-1], (1, 1), use_bias=False,
+             dtype=self.dtype, name='conv5_0')(x)
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                      epsilon=1e-5, dtype=self.dtype, name='conv5_1')(x)
     x = jnp.mean(nn.relu(x), axis=(1, 2))

@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from cnnzoo.models.conv import Conv
 from cnnzoo.models.layers import max_pool_ceil
 
 # Entries of `features` after the stem conv and its ReLU (torchvision's
@@ -55,7 +56,7 @@ class Fire(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    conv = functools.partial(nn.Conv, kernel_init=_conv_init,
+    conv = functools.partial(Conv, kernel_init=_conv_init,
                              dtype=self.dtype)
     x = nn.relu(conv(self.squeeze_planes, (1, 1), name='squeeze')(x))
     return jnp.concatenate([
@@ -83,9 +84,9 @@ class SqueezeNet(nn.Module):
       kernel, stride, padding = 3, 1, ((1, 1), (1, 1))
     else:
       kernel, stride, padding = self.stem_kernel, 2, 'VALID'
-    x = nn.Conv(self.stem_features, (kernel, kernel), (stride, stride),
-                padding=padding, kernel_init=_conv_init, dtype=self.dtype,
-                name='features_0')(x)
+    x = Conv(self.stem_features, (kernel, kernel), (stride, stride),
+             padding=padding, kernel_init=_conv_init, dtype=self.dtype,
+             name='features_0')(x)
     x = nn.relu(x)
     for i, layer in enumerate(self.layers):
       if layer == 'M':
@@ -95,9 +96,9 @@ class SqueezeNet(nn.Module):
         x = Fire(*layer, dtype=self.dtype, name=f'features_{i + 2}')(x)
 
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    x = nn.Conv(self.num_classes, (1, 1),
-                kernel_init=nn.initializers.normal(0.01), dtype=self.dtype,
-                name='classifier_1')(x)
+    x = Conv(self.num_classes, (1, 1),
+             kernel_init=nn.initializers.normal(0.01), dtype=self.dtype,
+             name='classifier_1')(x)
     x = jnp.mean(nn.relu(x), axis=(1, 2))
     return x.astype(jnp.float32)
 

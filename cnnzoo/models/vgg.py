@@ -36,6 +36,7 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from cnnzoo.models.conv import Conv
 from cnnzoo.models.layers import adaptive_avg_pool, flatten_chw
 
 # torchvision's cfgs: conv output channels, 'M' for a max pool.
@@ -73,9 +74,9 @@ class VGG(nn.Module):
           x = nn.max_pool(x, (2, 2), strides=(2, 2))
         index += 1
         continue
-      x = nn.Conv(layer, (3, 3), padding=((1, 1), (1, 1)),
-                  kernel_init=_conv_init, dtype=self.dtype,
-                  name=f'features_{index}')(x)
+      x = Conv(layer, (3, 3), padding=((1, 1), (1, 1)),
+               kernel_init=_conv_init, dtype=self.dtype,
+               name=f'features_{index}')(x)
       if self.batch_norm:
         x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                          epsilon=1e-5, dtype=self.dtype,
