@@ -41,6 +41,24 @@ def get_config() -> ml_collections.ConfigDict:
   config.dataset.read_threads = 2  # Threads reading and transforming records per process.
   config.dataset.mean = config_dict.placeholder(tuple)  # Per channel, 0..1 scale; None: the dataset's.
   config.dataset.std = config_dict.placeholder(tuple)
+  config.dataset.manual_dir = config_dict.placeholder(str)  # imagenet2012: the folder holding ILSVRC2012_img_*.tar.
+  config.dataset.path = config_dict.placeholder(str)  # image_folder: one sub-folder per class.
+  config.dataset.val_fraction = 0.15  # image_folder without val/: share of each class held out.
+  config.dataset.test_fraction = 0.15  # image_folder without test/: likewise.
+  config.dataset.skip_bad_images = False  # image_folder: skip unreadable files (and count them) instead of stopping.
+  config.dataset.crop_fraction = 1.0  # Evaluation: resize to input/crop_fraction, then center-crop (ImageNet: 0.875).
+
+  # Training-time augmentation; each is off at its default.
+  config.augment = ml_collections.ConfigDict()
+  config.augment.random_resized_crop = False  # Inception-style crop of scale crop_scale, aspect 3/4..4/3.
+  config.augment.crop_scale = (0.08, 1.0)
+  config.augment.crop_padding = 0  # Pad by this many pixels and crop back at random (CIFAR: 4).
+  config.augment.horizontal_flip = False
+  config.augment.color_jitter = 0.0  # Brightness, contrast and saturation factors drawn from 1 +- this.
+  config.augment.trivial_augment = False  # One random op at a random strength per image (TrivialAugment).
+  config.augment.random_erasing = 0.0  # Probability of erasing one random rectangle.
+  config.augment.mixup_alpha = 0.0  # Beta(alpha, alpha) mixing of image pairs and their labels.
+  config.augment.cutmix_alpha = 0.0  # Pasting a box of another image; labels mixed by area.
 
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.name = 'sgd'

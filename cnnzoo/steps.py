@@ -54,21 +54,27 @@ def train_step(state: TrainState, batch: dict,
 
   Auxiliary classifiers (GoogLeNet, Inception v3) add their cross-entropy
   times `aux_loss_weight` to the objective; the reported `loss` is the main
-  head's, comparable with evaluation.
+  head's, comparable with evaluation. A batch mixed by mixup or cutmix
+  carries its mixed targets in `label_probs`; accuracy is then against
+  `label`, each base image's own label.
   """
   dropout_key = jax.random.fold_in(state.rng, state.step)
+
+  def cross_entropy(logits):
+    if 'label_probs' in batch:
+      return optax.softmax_cross_entropy(logits, batch['label_probs']).mean()
+    return optax.softmax_cross_entropy_with_integer_labels(
+        logits, batch['label']).mean()
 
   def loss_fn(params):
     logits, updates = state.apply_fn(
         {'params': params, 'batch_stats': state.batch_stats}, batch['image'],
         train=True, rngs={'dropout': dropout_key},
         mutable=['batch_stats', 'aux_logits'])
-    loss = optax.softmax_cross_entropy_with_integer_labels(
-        logits, batch['label']).mean()
+    loss = cross_entropy(logits)
     objective = loss
     for aux_logits in jax.tree.leaves(updates.get('aux_logits', {})):
-      objective += aux_loss_weight * optax.softmax_cross_entropy_with_integer_labels(
-          aux_logits, batch['label']).mean()
+      objective += aux_loss_weight * cross_entropy(aux_logits)
     return objective, (loss, logits, updates.get('batch_stats', {}))
 
   (_, (loss, logits, batch_stats)), grads = jax.value_and_grad(

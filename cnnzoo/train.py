@@ -29,7 +29,7 @@ log = logging.getLogger('cnnzoo')
 class _Run(NamedTuple):
   """What a run is built from: its data, its schedule and its first state."""
   splits: dict[str, pipeline.Split]  # train, eval and test.
-  preprocess: pipeline.Preprocess
+  preprocessing: pipeline.Preprocessing
   steps_per_epoch: int
   schedule: Callable[[int], Any]
   state: steps.TrainState
@@ -89,7 +89,7 @@ def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
 
   def evaluate(state, role):
     return evaluation.evaluate(eval_step, state, pipeline.eval_batches(
-        run.splits[role], run.preprocess, _eval_batch_size(config),
+        run.splits[role], run.preprocessing, _eval_batch_size(config),
         config.dataset.num_workers, config.dataset.read_threads), mesh)
 
   first_epoch_here = True  # It includes compilation: not a speed sample.
@@ -161,9 +161,9 @@ def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
 
 def _build(config, mesh) -> _Run:
   """Opens the data and initializes the model, optimizer and state."""
+  options = catalog.Options.from_config(config.dataset)
   splits = {role: pipeline.open_split(config.dataset.name,
-                                      config.dataset[f'{role}_split'],
-                                      config.dataset.data_dir)
+                                      config.dataset[f'{role}_split'], options)
             for role in ('train', 'eval', 'test')}
   model_fields = {k: v for k, v in config.model.items() if k != 'name'}
   model = models.create(config.model.name,
@@ -171,10 +171,12 @@ def _build(config, mesh) -> _Run:
                         **model_fields)
   input_shape = tuple(config.input_shape or
                       models.input_shape(config.model.name))
-  known = catalog.DATASETS[config.dataset.name]
-  preprocess = pipeline.Preprocess(input_shape,
-                                   config.dataset.mean or known.mean,
-                                   config.dataset.std or known.std)
+  known = catalog.lookup(config.dataset.name)
+  preprocessing = pipeline.make_preprocessing(
+      input_shape, config.dataset.mean or known.mean,
+      config.dataset.std or known.std, transposed=known.transposed,
+      crop_fraction=config.dataset.crop_fraction, augment=config.augment,
+      num_classes=len(splits['train'].class_names))
   steps_per_epoch = pipeline.steps_per_epoch(splits['train'].num_examples,
                                              config.batch_size)
   schedule = optim.make_schedule(config, steps_per_epoch)
@@ -184,10 +186,10 @@ def _build(config, mesh) -> _Run:
   if config.init_from:
     state = _start_from_weights(state, config, mesh)
   train_batches = iter(pipeline.train_loader(
-      splits['train'], preprocess, config.batch_size, config.seed,
+      splits['train'], preprocessing, config.batch_size, config.seed,
       config.dataset.num_workers, config.dataset.prefetch,
       config.dataset.read_threads))
-  return _Run(splits, preprocess, steps_per_epoch, schedule, state,
+  return _Run(splits, preprocessing, steps_per_epoch, schedule, state,
               train_batches)
 
 

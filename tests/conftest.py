@@ -32,7 +32,7 @@ def load_config(name: str = 'lenet5_digits', arg: str | None = None):
 def data_dir(tmp_path_factory) -> str:
   """A TFDS data dir with digits prepared once for the whole session."""
   directory = str(tmp_path_factory.mktemp('tfds'))
-  catalog.prepare('digits', directory)
+  catalog.prepare('digits', catalog.Options(data_dir=directory))
   return directory
 
 

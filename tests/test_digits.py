@@ -5,7 +5,7 @@ import collections
 import numpy as np
 from sklearn import datasets
 
-from cnnzoo.data import digits, pipeline
+from cnnzoo.data import catalog, digits, pipeline
 
 
 def test_splits_are_disjoint_cover_everything_and_have_documented_sizes():
@@ -39,7 +39,8 @@ def test_splits_are_stable_across_calls():
 def test_prepared_records_are_the_split_indices_with_their_images(data_dir):
   images = np.round(datasets.load_digits().images * 255 / 16)
   for name, indices in digits.split_indices().items():
-    split = pipeline.open_split('digits', name, data_dir)
+    split = pipeline.open_split('digits', name,
+                                catalog.Options(data_dir=data_dir))
     records = [split.source[i] for i in range(split.num_examples)]
     assert sorted(int(r['index']) for r in records) == indices.tolist()
     record = records[0]

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from cnnzoo import defaults, errors, models, train
-from cnnzoo.data import pipeline
+from cnnzoo.data import catalog, pipeline
 from tests.conftest import REPO, load_config
 
 
@@ -59,7 +59,8 @@ def test_unpreparable_dataset_says_how_to_prepare_it(tmp_path):
   blocker = tmp_path / 'not_a_directory'
   blocker.write_text('')
   with pytest.raises(errors.DatasetError) as failure:
-    pipeline.open_split('digits', 'train', str(blocker / 'tfds'))
+    pipeline.open_split('digits', 'train',
+                        catalog.Options(data_dir=str(blocker / 'tfds')))
   message = str(failure.value)
   assert 'not prepared' in message and 'writable' in message
   assert 'python -m cnnzoo.data prepare digits --data_dir' in message
@@ -72,12 +73,13 @@ def test_damaged_dataset_says_to_prepare_it_again(data_dir, tmp_path):
     record_file.unlink()
   with pytest.raises(errors.DatasetError, match='incomplete or damaged.*'
                      'python -m cnnzoo.data prepare digits'):
-    pipeline.open_split('digits', 'train', str(copy))
+    pipeline.open_split('digits', 'train',
+                        catalog.Options(data_dir=str(copy)))
 
 
 def test_unknown_dataset_lists_the_known_ones():
   with pytest.raises(errors.DatasetError, match="Unknown dataset 'mnits'.*digits"):
-    pipeline.open_split('mnits', 'train', None)
+    pipeline.open_split('mnits', 'train')
 
 
 def _checkpoint_files(workdir):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from cnnzoo import evaluation, models, optim, parallel, steps
-from cnnzoo.data import pipeline
+from cnnzoo.data import catalog, pipeline
 from tests.conftest import load_config
 
 
@@ -64,8 +64,9 @@ def test_batch_size_must_divide_the_devices():
 def test_evaluation_counts_every_example_once(data_dir, num_devices,
                                               batch_size):
   mesh, state, _ = _state_and_step(num_devices, load_config())
-  split = pipeline.open_split('digits', 'validation', data_dir)
-  preprocess = pipeline.Preprocess((32, 32, 1), (0.3,), (0.4,))
+  split = pipeline.open_split('digits', 'validation',
+                              catalog.Options(data_dir=data_dir))
+  preprocess = pipeline.make_preprocessing((32, 32, 1), (0.3,), (0.4,))
 
   def run(batch):
     return evaluation.evaluate(

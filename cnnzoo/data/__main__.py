@@ -1,11 +1,13 @@
-"""`python -m cnnzoo.data prepare NAME` and `python -m cnnzoo.data stats NAME`.
+"""`python -m cnnzoo.data prepare|show|stats NAME [--data_dir DIR] ...`
 
 prepare: writes the TFDS array_record files ahead of training (for machines
-whose workers have no network). stats: prints split sizes and the training
+whose workers have no network). show: prints split sizes and class counts and
+writes a PNG grid of sample images per class. stats: prints the training
 split's per-channel mean and std, the figures `catalog.DATASETS` holds.
 """
 
 import argparse
+import collections
 import sys
 
 import numpy as np
@@ -13,11 +15,17 @@ import numpy as np
 from cnnzoo import errors
 from cnnzoo.data import catalog, pipeline
 
+_SPLITS = ('train', 'validation', 'test')
+_MAX_COUNTED = 200_000  # Records read for class counts (each is decoded).
 
-def _stats(name, data_dir):
-  train = pipeline.open_split(name, 'train', data_dir)
-  images = np.stack([np.asarray(train.source[i]['image'])
-                     for i in range(train.num_examples)]) / 255
+
+def _images(split, indices):
+  return [np.asarray(split.source[int(i)]['image']) for i in indices]
+
+
+def _stats(name, options):
+  train = pipeline.open_split(name, 'train', options)
+  images = np.stack(_images(train, range(train.num_examples))) / 255
   axes = tuple(range(images.ndim - 1))
   print(f'{name}: {train.num_examples} training images, '
         f'{len(train.class_names)} classes')
@@ -25,20 +33,88 @@ def _stats(name, data_dir):
         f'std={tuple(np.round(images.std(axes), 4).tolist())}')
 
 
+def _labels(split, limit=None):
+  count = min(split.num_examples, limit or split.num_examples)
+  return np.array([int(split.source[i]['label']) for i in range(count)])
+
+
+def _show(name, options, out, per_class):
+  splits = {s: pipeline.open_split(name, s, options) for s in _SPLITS}
+  names = splits['train'].class_names
+  print(f'{name}: {len(names)} classes; ' + ', '.join(
+      f'{s} {split.num_examples}' for s, split in splits.items()))
+  if max(split.num_examples for split in splits.values()) > _MAX_COUNTED:
+    print(f'(class counts left out: reading every record of splits over '
+          f'{_MAX_COUNTED:,} examples takes too long)')
+  else:
+    _print_class_counts(splits, names)
+  _write_grid(splits['train'], names, out or f'{name.replace("/", "_")}.png',
+              per_class)
+
+
+def _print_class_counts(splits, names):
+  counts = {s: collections.Counter(_labels(split).tolist())
+            for s, split in splits.items()}
+  width = max(len('class'), *(len(n) for n in names))
+  print(f'{"class":<{width}}  ' + '  '.join(f'{s:>10}' for s in _SPLITS))
+  for label, class_name in enumerate(names):
+    print(f'{class_name:<{width}}  ' + '  '.join(
+        f'{counts[s][label]:>10}' for s in _SPLITS))
+
+
+def _write_grid(split, names, path, per_class):
+  """One row per class (at most 20 rows), `per_class` training images each."""
+  import matplotlib
+  matplotlib.use('Agg')  # Files only: no display needed.
+  import matplotlib.pyplot as plt
+  labels = _labels(split, limit=_MAX_COUNTED)
+  shown = list(range(len(names)))[:20]
+  figure, axes = plt.subplots(len(shown), per_class, squeeze=False,
+                              figsize=(1.2 * per_class, 1.3 * len(shown)))
+  for row, label in enumerate(shown):
+    indices = np.flatnonzero(labels == label)[:per_class]
+    for column, ax in enumerate(axes[row]):
+      ax.axis('off')
+      if column < len(indices):
+        image = _images(split, [indices[column]])[0]
+        ax.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image,
+                  cmap='gray')
+    axes[row][0].set_title(names[label], loc='left', fontsize=9)
+  figure.tight_layout()
+  figure.savefig(path, dpi=100)
+  plt.close(figure)
+  print(f'Wrote {path}')
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(prog='python -m cnnzoo.data')
-  parser.add_argument('command', choices=['prepare', 'stats'])
+  parser.add_argument('command', choices=['prepare', 'show', 'stats'])
   parser.add_argument('name', help=f'one of {", ".join(catalog.DATASETS)}')
   parser.add_argument('--data_dir', default=None,
                       help='TFDS data dir (default: TFDS_DATA_DIR or '
                       '~/tensorflow_datasets)')
+  parser.add_argument('--manual_dir', default=None,
+                      help='imagenet2012: the folder with the ILSVRC2012 tars')
+  parser.add_argument('--path', default=None,
+                      help='image_folder: one sub-folder of images per class')
+  parser.add_argument('--skip_bad_images', action='store_true',
+                      help='image_folder: skip unreadable files')
+  parser.add_argument('--out', default=None,
+                      help='show: the PNG to write (default: NAME.png)')
+  parser.add_argument('--per_class', type=int, default=8,
+                      help='show: images per class')
   args = parser.parse_args(argv)
+  options = catalog.Options(data_dir=args.data_dir, manual_dir=args.manual_dir,
+                            path=args.path,
+                            skip_bad_images=args.skip_bad_images)
   try:
     if args.command == 'prepare':
-      catalog.prepare(args.name, args.data_dir)
-      print(f'{args.name} is prepared in {catalog.data_dir_for(args.data_dir)}')
+      dataset = catalog.prepare(args.name, options)
+      print(f'{args.name} is prepared in {dataset.data_dir}')
+    elif args.command == 'show':
+      _show(args.name, options, args.out, args.per_class)
     else:
-      _stats(args.name, args.data_dir)
+      _stats(args.name, options)
   except errors.UserError as e:
     sys.exit(f'error: {e}')
 

@@ -12,10 +12,10 @@ import grain
 from absl import flags
 import jax
 import numpy as np
-from PIL import Image
 
 from cnnzoo import errors
-from cnnzoo.data import catalog
+from cnnzoo.data import augment as augmentation
+from cnnzoo.data import catalog, transforms
 
 
 class Split(NamedTuple):
@@ -24,16 +24,23 @@ class Split(NamedTuple):
   class_names: tuple[str, ...]
 
 
-def open_split(name: str, split: str, data_dir: str | None) -> Split:
-  """Prepares `name` if needed and returns its `split` as a data source."""
-  catalog.prepare(name, data_dir)
-  dataset = catalog.builder(name, data_dir)
-  if split not in dataset.info.splits:
-    raise errors.DatasetError(
-        f'Dataset {name!r} has no split {split!r}; it has '
-        f'{", ".join(dataset.info.splits)}. Fix dataset.*_split.')
+def open_split(name: str, split: str,
+               options: catalog.Options = catalog.Options()) -> Split:
+  """Prepares `name` if needed and returns its `split` as a data source.
+
+  `split` is one of cnnzoo's `train`, `validation`, `test` (see
+  `cnnzoo.data.catalog`) or any TFDS split such as 'train[:10%]'.
+  """
+  dataset = catalog.prepare(name, options)
   try:
-    source = dataset.as_data_source(split=split)
+    source = dataset.as_data_source(split=catalog.tfds_split(name, split))
+  except (KeyError, ValueError, AssertionError) as e:  # TFDS's unknown split.
+    raise errors.DatasetError(
+        f'Dataset {name!r} has no split {split!r} ({e}). Use train, '
+        f'validation or test, or a TFDS split of '
+        f'{", ".join(dataset.info.splits) or "its"} such as "train[:10%]"; '
+        f'fix dataset.*_split.') from e
+  try:
     num_examples = len(source)
     source[num_examples - 1]  # Files open lazily: read one to know.
   except Exception as e:  # Files deleted or truncated after preparation.
@@ -41,37 +48,46 @@ def open_split(name: str, split: str, data_dir: str | None) -> Split:
         f'Dataset {name!r} in {dataset.data_dir} is incomplete or damaged '
         f'({type(e).__name__}: {e}). Delete that folder and prepare it again '
         f'with `python -m cnnzoo.data prepare {name}`.') from e
-  names = tuple(dataset.info.features['label'].names)
-  return Split(source, num_examples, names)
+  return Split(source, num_examples, catalog.names_of_classes(name, dataset))
 
 
-class Preprocess(grain.transforms.Map):
-  """TFDS example -> {'image': float32 HxWxC normalized, 'label': int32}."""
-
-  def __init__(self, shape: tuple[int, int, int], mean, std):
-    self.height, self.width, self.channels = shape
-    self.mean = np.asarray(mean, np.float32)
-    self.std = np.asarray(std, np.float32)
-
-  def map(self, example):
-    image = np.asarray(example['image'])
-    if image.shape[:2] != (self.height, self.width):
-      mode = 'L' if image.shape[-1] == 1 else 'RGB'
-      resized = Image.fromarray(image.squeeze(-1) if mode == 'L' else image,
-                                mode).resize((self.width, self.height),
-                                             Image.BILINEAR)
-      image = np.asarray(resized).reshape(self.height, self.width, -1)
-    if image.shape[-1] != self.channels:
-      image = _convert_channels(image, self.channels)
-    image = (image.astype(np.float32) / 255 - self.mean) / self.std
-    return {'image': image, 'label': np.int32(example['label'])}
+class Preprocessing(NamedTuple):
+  """The grain operations that turn TFDS records into model inputs."""
+  shape: tuple[int, int, int]  # (H, W, C) of the model's input.
+  train: list  # Per example, before batching; random ones seeded by grain.
+  train_batch: list  # Per batch: mixup / cutmix.
+  eval: list  # Per example, deterministic.
 
 
-def _convert_channels(image, channels):
-  if channels == 3:
-    return np.repeat(image, 3, axis=-1)
-  luminance = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114])
-  return luminance[..., None].round().astype(np.uint8)
+def make_preprocessing(shape, mean, std, *, transposed: bool = False,
+                       crop_fraction: float = 1.0, augment=None,
+                       num_classes: int | None = None) -> Preprocessing:
+  """Returns the training and evaluation operations for `shape` (H, W, C).
+
+  `augment` is the config's `augment` section (None: no augmentation).
+  """
+  height, width, channels = shape
+  decode = transforms.DecodeImage(channels, transposed)
+  normalize = transforms.Normalize(channels, mean, std)
+  train, train_batch = [decode], []
+  if augment is not None and augment.random_resized_crop:
+    train += augmentation.train_transforms(augment, height, width)
+  else:
+    train.append(transforms.Resize(height, width))
+    if augment is not None:
+      train += augmentation.train_transforms(augment, height, width)
+  train.append(normalize)
+  if augment is not None:
+    erasing = augmentation.erasing_transform(augment)
+    train += [erasing] if erasing else []
+    mix = augmentation.mix_transform(augment, num_classes)
+    train_batch += [mix] if mix else []
+  if crop_fraction < 1:
+    resize = transforms.ResizeAndCenterCrop(height, width, crop_fraction)
+  else:
+    resize = transforms.Resize(height, width)
+  return Preprocessing(tuple(shape), train, train_batch,
+                       [decode, resize, normalize])
 
 
 def local_batch_size(global_batch: int) -> int:
@@ -83,8 +99,8 @@ def local_batch_size(global_batch: int) -> int:
   return global_batch // jax.process_count()
 
 
-def train_loader(split: Split, preprocess: Preprocess, global_batch: int,
-                 seed: int, num_workers: int, prefetch: int,
+def train_loader(split: Split, preprocessing: Preprocessing,
+                 global_batch: int, seed: int, num_workers: int, prefetch: int,
                  read_threads: int) -> grain.DataLoader:
   """Returns an endless loader of this process's shuffled training batches."""
   sampler = grain.samplers.IndexSampler(
@@ -93,8 +109,9 @@ def train_loader(split: Split, preprocess: Preprocess, global_batch: int,
       shuffle=True, num_epochs=None, seed=seed)
   return _loader(
       data_source=split.source, sampler=sampler,
-      operations=[preprocess, grain.transforms.Batch(
-          local_batch_size(global_batch), drop_remainder=True)],
+      operations=[*preprocessing.train, grain.transforms.Batch(
+          local_batch_size(global_batch), drop_remainder=True),
+          *preprocessing.train_batch],
       worker_count=num_workers, worker_buffer_size=prefetch,
       read_options=_read_options(read_threads))
 
@@ -123,8 +140,8 @@ def _read_options(threads):
                            prefetch_buffer_size=64 * threads)
 
 
-def eval_batches(split: Split, preprocess: Preprocess, global_batch: int,
-                 num_workers: int, read_threads: int
+def eval_batches(split: Split, preprocessing: Preprocessing,
+                 global_batch: int, num_workers: int, read_threads: int
                  ) -> Iterator[dict[str, np.ndarray]]:
   """Yields this process's evaluation batches, each example exactly once.
 
@@ -139,7 +156,7 @@ def eval_batches(split: Split, preprocess: Preprocess, global_batch: int,
       shuffle=False, num_epochs=1)
   loader = _loader(
       data_source=split.source, sampler=sampler,
-      operations=[preprocess, grain.transforms.Batch(
+      operations=[*preprocessing.eval, grain.transforms.Batch(
           local_batch, drop_remainder=False)],
       worker_count=num_workers, read_options=_read_options(read_threads))
   per_process = -(-split.num_examples // jax.process_count())
@@ -150,8 +167,7 @@ def eval_batches(split: Split, preprocess: Preprocess, global_batch: int,
     yield _pad(batch, local_batch)
     num_batches -= 1
   if template is None:
-    template = {'image': np.zeros((1, preprocess.height, preprocess.width,
-                                   preprocess.channels), np.float32),
+    template = {'image': np.zeros((1, *preprocessing.shape), np.float32),
                 'label': np.zeros((1,), np.int32)}
   for _ in range(num_batches):  # This process ran out before the others.
     yield _pad({k: v[:0] for k, v in template.items()}, local_batch)

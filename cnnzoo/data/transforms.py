@@ -1,0 +1,110 @@
+"""The deterministic per-image steps between a TFDS record and the model.
+
+  DecodeImage          record -> {'image': uint8 HxWxC, 'label': int32}, in
+                       the model's channels and upright;
+  Resize               to the model's input size (training without random
+                       crops, and evaluation by default);
+  ResizeAndCenterCrop  evaluation with `dataset.crop_fraction` < 1: the
+                       shorter side to size / crop_fraction, then the centre;
+  Normalize            uint8 -> float32, (x / 255 - mean) / std.
+"""
+
+import grain
+import numpy as np
+from PIL import Image
+
+
+def _to_channels(image: np.ndarray, channels: int) -> np.ndarray:
+  if image.shape[-1] == channels:
+    return image
+  if channels == 3:
+    return np.repeat(image, 3, axis=-1)
+  luminance = image.astype(np.float32) @ np.array([0.299, 0.587, 0.114])
+  return luminance[..., None].round().astype(np.uint8)
+
+
+def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+  """Bilinear resize of a uint8 HxWxC image with PIL (antialiased)."""
+  if image.shape[:2] == (height, width):
+    return image
+  gray = image.shape[-1] == 1
+  picture = Image.fromarray(image[..., 0] if gray else image)
+  resized = np.asarray(picture.resize((width, height), Image.BILINEAR))
+  return resized[..., None] if gray else resized
+
+
+class DecodeImage(grain.transforms.Map):
+  """Takes a TFDS example's image and label; other features are dropped.
+
+  `transposed` datasets (EMNIST) store rows as columns: swapping them back
+  makes letters read upright. Grayscale becomes RGB (for ImageNet-pretrained
+  models) or RGB grayscale as `channels` asks.
+  """
+
+  def __init__(self, channels: int, transposed: bool = False):
+    self.channels = channels
+    self.transposed = transposed
+
+  def map(self, example):
+    image = np.asarray(example['image'])
+    if image.ndim == 2:
+      image = image[..., None]
+    if self.transposed:
+      image = np.transpose(image, (1, 0, 2))
+    return {'image': _to_channels(image, self.channels),
+            'label': np.int32(example['label'])}
+
+
+class Resize(grain.transforms.Map):
+  """Resizes to (height, width), aspect ratio not kept, like Keras."""
+
+  def __init__(self, height: int, width: int):
+    self.height, self.width = height, width
+
+  def map(self, example):
+    return {**example,
+            'image': resize(example['image'], self.height, self.width)}
+
+
+class ResizeAndCenterCrop(grain.transforms.Map):
+  """torchvision's evaluation transform: Resize(size / crop_fraction) of the
+  shorter side, then CenterCrop(size); keeps the aspect ratio."""
+
+  def __init__(self, height: int, width: int, crop_fraction: float):
+    self.height, self.width = height, width
+    self.crop_fraction = crop_fraction
+
+  def map(self, example):
+    image = example['image']
+    rows, cols = image.shape[:2]
+    shorter = round(max(self.height, self.width) / self.crop_fraction)
+    scale = shorter / min(rows, cols)
+    image = resize(image, max(self.height, round(rows * scale)),
+                   max(self.width, round(cols * scale)))
+    top = (image.shape[0] - self.height) // 2
+    left = (image.shape[1] - self.width) // 2
+    return {**example, 'image': image[top:top + self.height,
+                                      left:left + self.width]}
+
+
+class Normalize(grain.transforms.Map):
+  """uint8 -> float32 (x / 255 - mean) / std, per channel.
+
+  A one-value mean or std serves every channel; a three-value one on a
+  grayscale model is averaged.
+  """
+
+  def __init__(self, channels: int, mean, std):
+    self.mean = self._per_channel(mean, channels)
+    self.std = self._per_channel(std, channels)
+
+  @staticmethod
+  def _per_channel(values, channels):
+    values = np.asarray(values, np.float32).reshape(-1)
+    if len(values) != channels:
+      values = np.full(channels, values.mean(), np.float32)
+    return values
+
+  def map(self, example):
+    image = example['image'].astype(np.float32) / 255
+    return {**example, 'image': (image - self.mean) / self.std}

@@ -1,0 +1,33 @@
+"""`python -m cnnzoo.data`: prepare, show and stats, called as a library."""
+
+import pytest
+from PIL import Image
+
+from cnnzoo.data import __main__ as data_cli
+
+
+def test_show_prints_split_sizes_and_class_counts_and_writes_a_grid(
+    data_dir, tmp_path, capsys):
+  out = tmp_path / 'digits.png'
+  data_cli.main(['show', 'digits', '--data_dir', data_dir, '--out', str(out),
+                 '--per_class', '4'])
+  printed = capsys.readouterr().out
+  assert 'digits: 10 classes; train 1257, validation 180, test 360' in printed
+  # Class 0 has 178 of 1,797 images: 124 / 18 / 36 after the stratified cut.
+  assert any(line.split() == ['0', '124', '18', '36']
+             for line in printed.splitlines())
+  with Image.open(out) as grid:
+    assert grid.width >= 4 * 100 and grid.height >= 10 * 100
+
+
+def test_prepare_says_where_and_stats_prints_mean_and_std(data_dir, capsys):
+  data_cli.main(['prepare', 'digits', '--data_dir', data_dir])
+  data_cli.main(['stats', 'digits', '--data_dir', data_dir])
+  printed = capsys.readouterr().out
+  assert f'digits is prepared in {data_dir}/digits/1.0.0' in printed
+  assert 'mean=(0.3052,) std=(0.3759,)' in printed
+
+
+def test_unknown_dataset_exits_with_one_line():
+  with pytest.raises(SystemExit, match="error: Unknown dataset 'cifar11'"):
+    data_cli.main(['prepare', 'cifar11'])
