@@ -41,8 +41,10 @@ def digits(model_name: str, **model_fields) -> ml_collections.ConfigDict:
 
 def cifar10(model_name: str, **model_fields) -> ml_collections.ConfigDict:
   """CIFAR-10, the model comparison of the reference project (25 epochs),
-  SGD with momentum and cosine decay, small-input stems at 32x32x3."""
+  SGD with momentum and cosine decay, small-input stems at 32x32x3, the
+  standard augmentation: 4-pixel padded random crops and horizontal flips."""
   config = _base(model_name, 'cifar10', small_input=True, **model_fields)
+  config.augment.update(crop_padding=4, horizontal_flip=True)
   config.input_shape = (32, 32, 3)
   config.num_epochs = 25
   config.batch_size = 128
@@ -68,8 +70,12 @@ def emnist(model_name: str, **model_fields) -> ml_collections.ConfigDict:
 
 def imagenet(model_name: str, **model_fields) -> ml_collections.ConfigDict:
   """ImageNet (ILSVRC 2012) at the model's design input: SGD momentum 0.9,
-  weight decay 1e-4, learning rate 0.1 per 256 images, 90 epochs."""
+  weight decay 1e-4, learning rate 0.1 per 256 images, 90 epochs;
+  Inception-style random-resized crops and flips for training, resize to
+  1/0.875 and centre crop for evaluation (torchvision's reference recipe)."""
   config = _base(model_name, 'imagenet2012', **model_fields)
+  config.augment.update(random_resized_crop=True, horizontal_flip=True)
+  config.dataset.crop_fraction = 0.875
   config.num_epochs = 90
   config.batch_size = 256
   config.eval_batch_size = 256
@@ -79,6 +85,25 @@ def imagenet(model_name: str, **model_fields) -> ml_collections.ConfigDict:
   config.schedule.decay_epochs = (30, 60, 80)
   config.dataset.num_workers = 8
   config.dataset.read_threads = 8
+  return config
+
+
+def flowers(model_name: str, **model_fields) -> ml_collections.ConfigDict:
+  """tf_flowers at the model's design input, fine-tuned from ImageNet
+  weights (`config.init_from`): the reference transfer-learning project.
+  SGD 0.01 with cosine decay, batch 32, 20 epochs, random-resized crops
+  (scale 0.25-1) and flips; early stopping on validation accuracy."""
+  config = _base(model_name, 'tf_flowers', **model_fields)
+  config.num_epochs = 20
+  config.batch_size = 32
+  config.optimizer.learning_rate = 0.01
+  config.optimizer.weight_decay = 1e-4
+  config.schedule.name = 'cosine'
+  config.augment.update(random_resized_crop=True, crop_scale=(0.25, 1.0),
+                        horizontal_flip=True)
+  config.dataset.crop_fraction = 0.875
+  config.dataset.num_workers = 2
+  config.early_stopping.update(enabled=True, patience=5)
   return config
 
 
