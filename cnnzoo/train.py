@@ -171,12 +171,8 @@ def _build(config, mesh) -> _Run:
                         **model_fields)
   input_shape = tuple(config.input_shape or
                       models.input_shape(config.model.name))
-  known = catalog.lookup(config.dataset.name)
-  preprocessing = pipeline.make_preprocessing(
-      input_shape, config.dataset.mean or known.mean,
-      config.dataset.std or known.std, transposed=known.transposed,
-      crop_fraction=config.dataset.crop_fraction, augment=config.augment,
-      num_classes=len(splits['train'].class_names))
+  preprocessing = pipeline.preprocessing_for(
+      config, input_shape, len(splits['train'].class_names))
   steps_per_epoch = pipeline.steps_per_epoch(splits['train'].num_examples,
                                              config.batch_size)
   schedule = optim.make_schedule(config, steps_per_epoch)

@@ -4,6 +4,8 @@ import pytest
 from PIL import Image
 
 from cnnzoo.data import __main__ as data_cli
+from cnnzoo.data import throughput
+from tests.conftest import load_config
 
 
 def test_show_prints_split_sizes_and_class_counts_and_writes_a_grid(
@@ -31,3 +33,25 @@ def test_prepare_says_where_and_stats_prints_mean_and_std(data_dir, capsys):
 def test_unknown_dataset_exits_with_one_line():
   with pytest.raises(SystemExit, match="error: Unknown dataset 'cifar11'"):
     data_cli.main(['prepare', 'cifar11'])
+
+
+def test_bench_measures_input_and_step_rates_on_a_prepared_dataset(
+    data_dir, capsys):
+  config = load_config('lenet5_digits')
+  config.dataset.data_dir = data_dir
+  rates = throughput.measure(config, num_batches=3, num_steps=2)
+  assert rates.source == 'prepared'
+  assert rates.input_images_per_s > 0 and rates.step_images_per_s > 0
+  assert rates.ratio == rates.input_images_per_s / rates.step_images_per_s
+
+
+def test_bench_stands_in_synthetic_records_for_an_unprepared_dataset(
+    tmp_path):
+  config = load_config('lenet5_emnist')
+  config.dataset.data_dir = str(tmp_path)
+  config.batch_size = 8
+  config.augment.mixup_alpha = 0.2  # label_probs as wide as EMNIST's 47.
+  rates = throughput.measure(config, num_batches=2, num_steps=1)
+  assert rates.source == 'synthetic'
+  assert rates.step_images_per_s > 0
+  assert not (tmp_path / 'emnist').exists()  # Nothing downloaded.

@@ -1,15 +1,19 @@
-"""`python -m cnnzoo.data prepare|show|stats NAME [--data_dir DIR] ...`
+"""`python -m cnnzoo.data prepare|show|stats NAME [--data_dir DIR] ...` and
+`python -m cnnzoo.data bench CONFIG`.
 
 prepare: writes the TFDS array_record files ahead of training (for machines
 whose workers have no network). show: prints split sizes and class counts and
 writes a PNG grid of sample images per class. stats: prints the training
 split's per-channel mean and std, the figures `catalog.DATASETS` holds.
+bench: the training pipeline's images/s next to the train step's (see
+`cnnzoo.data.throughput`).
 """
 
 import argparse
 import collections
 import sys
 
+import jax
 import numpy as np
 
 from cnnzoo import errors
@@ -86,10 +90,25 @@ def _write_grid(split, names, path, per_class):
   print(f'Wrote {path}')
 
 
+def _bench(config_file, num_batches, num_steps):
+  from cnnzoo.data import throughput
+  config = throughput.load_config(config_file)
+  rates = throughput.measure(config, num_batches, num_steps)
+  print(f'{config_file}: {config.model.name} on {config.dataset.name} '
+        f'({rates.source} records), batch {config.batch_size}, '
+        f'{config.dataset.num_workers} workers, {jax.device_count()} '
+        f'{jax.default_backend()} device(s)')
+  print(f'input pipeline {rates.input_images_per_s:8.0f} images/s')
+  print(f'train step     {rates.step_images_per_s:8.0f} images/s')
+  print(f'ratio          {rates.ratio:8.2f} (input / step; 2 or more keeps '
+        f'the step fed)')
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(prog='python -m cnnzoo.data')
-  parser.add_argument('command', choices=['prepare', 'show', 'stats'])
-  parser.add_argument('name', help=f'one of {", ".join(catalog.DATASETS)}')
+  parser.add_argument('command', choices=['prepare', 'show', 'stats', 'bench'])
+  parser.add_argument('name', help=f'one of {", ".join(catalog.DATASETS)}; '
+                      'bench: a config file (path[:arg])')
   parser.add_argument('--data_dir', default=None,
                       help='TFDS data dir (default: TFDS_DATA_DIR or '
                       '~/tensorflow_datasets)')
@@ -103,6 +122,10 @@ def main(argv=None):
                       help='show: the PNG to write (default: NAME.png)')
   parser.add_argument('--per_class', type=int, default=8,
                       help='show: images per class')
+  parser.add_argument('--batches', type=int, default=30,
+                      help='bench: training batches to time')
+  parser.add_argument('--steps', type=int, default=10,
+                      help='bench: train steps to time')
   args = parser.parse_args(argv)
   options = catalog.Options(data_dir=args.data_dir, manual_dir=args.manual_dir,
                             path=args.path,
@@ -111,6 +134,8 @@ def main(argv=None):
     if args.command == 'prepare':
       dataset = catalog.prepare(args.name, options)
       print(f'{args.name} is prepared in {dataset.data_dir}')
+    elif args.command == 'bench':
+      _bench(args.name, args.batches, args.steps)
     elif args.command == 'show':
       _show(args.name, options, args.out, args.per_class)
     else:

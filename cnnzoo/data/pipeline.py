@@ -90,6 +90,16 @@ def make_preprocessing(shape, mean, std, *, transposed: bool = False,
                        [decode, resize, normalize])
 
 
+def preprocessing_for(config, input_shape, num_classes: int) -> Preprocessing:
+  """The preprocessing a run's config asks for, at `input_shape`."""
+  known = catalog.lookup(config.dataset.name)
+  return make_preprocessing(
+      input_shape, config.dataset.mean or known.mean,
+      config.dataset.std or known.std, transposed=known.transposed,
+      crop_fraction=config.dataset.crop_fraction, augment=config.augment,
+      num_classes=num_classes)
+
+
 def local_batch_size(global_batch: int) -> int:
   """Returns this process's share of a global batch."""
   if global_batch % jax.process_count():

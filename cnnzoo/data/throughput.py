@@ -1,0 +1,141 @@
+"""Does the input pipeline keep up with the train step? Both rates, measured.
+
+`python -m cnnzoo.data bench CONFIG` measures, in one run on one machine:
+  input:  images/s of the config's training pipeline (decode, resize or random
+          crop, augmentation, normalization, batching, mixing) with its
+          `dataset.num_workers`;
+  step:   images/s of the config's jitted train step on batches already in
+          memory.
+A prepared dataset is read as it is; an unprepared one is stood in for by a
+synthetic one prepared the same way (PNG-encoded images of the dataset's
+stored size and channels), so the decode cost is real even offline.
+"""
+
+import importlib.util
+import pathlib
+import tempfile
+import time
+from typing import NamedTuple
+
+import jax
+import numpy as np
+from PIL import Image
+
+from cnnzoo import models, optim, parallel, steps
+from cnnzoo.data import catalog, pipeline
+
+_SYNTHETIC_IMAGES = 2048
+_DEFAULT_STORED_SIZE = (375, 500)  # Photos of unknown size: a typical one.
+
+
+class Rates(NamedTuple):
+  source: str  # 'prepared' or 'synthetic'.
+  input_images_per_s: float
+  step_images_per_s: float
+
+  @property
+  def ratio(self) -> float:
+    return self.input_images_per_s / self.step_images_per_s
+
+
+def load_config(spec: str):
+  """Returns get_config(arg) of a config file given as 'path[:arg]'."""
+  path, _, arg = spec.partition(':')
+  module_spec = importlib.util.spec_from_file_location('bench_config', path)
+  module = importlib.util.module_from_spec(module_spec)
+  module_spec.loader.exec_module(module)
+  return module.get_config(arg or None)
+
+
+def _stored_shape(builder) -> tuple[int, int, int]:
+  rows, cols, channels = builder.info.features['image'].shape
+  if rows is None or cols is None:
+    rows, cols = _DEFAULT_STORED_SIZE
+  return rows, cols, channels or 3
+
+
+def _synthetic_folder(root: pathlib.Path, shape, num_classes) -> None:
+  """Smooth random images (PNG compresses them like real ones), classes
+  equally filled."""
+  rng = np.random.default_rng(0)
+  rows, cols, channels = shape
+  for index in range(_SYNTHETIC_IMAGES):
+    coarse = rng.integers(0, 256, (max(rows // 4, 1), max(cols // 4, 1),
+                                   channels), dtype=np.uint8)
+    picture = Image.fromarray(coarse[..., 0] if channels == 1 else coarse)
+    folder = root / f'class_{index % num_classes:04d}'
+    folder.mkdir(parents=True, exist_ok=True)
+    picture.resize((cols, rows), Image.BILINEAR).save(folder / f'{index}.png')
+
+
+def _open_train_split(config, workspace: pathlib.Path):
+  name = config.dataset.name
+  options = catalog.Options.from_config(config.dataset)
+  builder = catalog.builder(name, options)
+  if builder.is_prepared():
+    return 'prepared', pipeline.open_split(name, config.dataset.train_split,
+                                           options)
+  num_classes = builder.info.features['label'].num_classes
+  _synthetic_folder(workspace / 'images', _stored_shape(builder), num_classes)
+  options = catalog.Options(data_dir=str(workspace / 'tfds'),
+                            path=str(workspace / 'images'), val_fraction=0.05,
+                            test_fraction=0.05)
+  split = pipeline.open_split('image_folder', 'train', options)
+  # The real dataset's class count, so mixing makes label_probs that wide.
+  names = tuple(f'class_{i}' for i in range(num_classes))
+  return 'synthetic', split._replace(class_names=names)
+
+
+def input_rate(config, split, preprocessing, num_batches: int) -> float:
+  """Images/s of the training loader, after it has filled its buffers."""
+  loader = iter(pipeline.train_loader(
+      split, preprocessing, config.batch_size, config.seed,
+      config.dataset.num_workers, config.dataset.prefetch,
+      config.dataset.read_threads))
+  for _ in range(3):  # Start-up: worker processes, first reads.
+    next(loader)
+  start = time.perf_counter()
+  for _ in range(num_batches):
+    next(loader)
+  return num_batches * config.batch_size / (time.perf_counter() - start)
+
+
+def step_rate(config, preprocessing, num_classes, num_steps: int) -> float:
+  """Images/s of the config's jitted train step on in-memory batches."""
+  mesh = parallel.make_mesh()
+  fields = {k: v for k, v in config.model.items() if k != 'name'}
+  model = models.create(config.model.name, num_classes=num_classes, **fields)
+  schedule = optim.make_schedule(config, steps_per_epoch=100)
+  state = steps.create_train_state(
+      model, optim.make_optimizer(config, schedule), preprocessing.shape,
+      config.seed, mesh)
+  rng = np.random.default_rng(0)
+  batch = {'image': rng.standard_normal(
+               (config.batch_size, *preprocessing.shape), np.float32),
+           'label': rng.integers(0, num_classes, config.batch_size,
+                                 dtype=np.int32)}
+  for mix in preprocessing.train_batch:
+    batch = mix.random_map(batch, rng)
+  batch = parallel.to_global(batch, mesh)
+  train_step = steps.jit_train_step(mesh, config.aux_loss_weight)
+  state, metrics = train_step(state, batch)  # Compiles.
+  jax.block_until_ready(metrics)
+  start = time.perf_counter()
+  for _ in range(num_steps):
+    state, metrics = train_step(state, batch)
+  jax.block_until_ready(metrics)
+  return num_steps * config.batch_size / (time.perf_counter() - start)
+
+
+def measure(config, num_batches: int = 30, num_steps: int = 10) -> Rates:
+  """Measures both rates for `config` on this machine."""
+  with tempfile.TemporaryDirectory() as workspace:
+    source, split = _open_train_split(config, pathlib.Path(workspace))
+    num_classes = len(split.class_names)
+    input_shape = tuple(config.input_shape or
+                        models.input_shape(config.model.name))
+    preprocessing = pipeline.preprocessing_for(config, input_shape,
+                                               num_classes)
+    images_in = input_rate(config, split, preprocessing, num_batches)
+  images_stepped = step_rate(config, preprocessing, num_classes, num_steps)
+  return Rates(source, images_in, images_stepped)
