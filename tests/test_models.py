@@ -6,17 +6,13 @@ import numpy as np
 import pytest
 
 from cnnzoo import errors, models
-
-
-def _num_params(model, shape):
-  variables = jax.eval_shape(model.init, jax.random.PRNGKey(0),
-                             jnp.zeros((1, *shape)))
-  return sum(np.size(p) for p in jax.tree.leaves(variables['params']))
+from tests.model_helpers import abstract_variables, count_params
 
 
 def test_lenet5_has_the_papers_layer_sizes():
   model = models.create('lenet5', num_classes=10)
-  assert _num_params(model, models.input_shape('lenet5')) == 61_706
+  variables = abstract_variables(model, models.input_shape('lenet5'))
+  assert count_params(variables['params']) == 61_706
   logits = model.apply(model.init(jax.random.PRNGKey(0),
                                   jnp.zeros((2, 32, 32, 1))),
                        jnp.ones((2, 32, 32, 1)))
@@ -57,12 +53,10 @@ def test_registry_names_and_errors():
 
 def test_lenet5_1998_has_the_papers_60000_parameters_and_table_one():
   model = models.create('lenet5_1998', num_classes=10)
-  variables = jax.eval_shape(model.init, jax.random.PRNGKey(0),
-                             jnp.zeros((1, 32, 32, 1)))
-  params = variables['params']
-  assert sum(np.size(p) for p in jax.tree.leaves(params)) == 60_000
-  c3 = sum(np.size(p) for name, layer in params.items()
-           if name.startswith('C3_') for p in jax.tree.leaves(layer))
+  params = abstract_variables(model, (32, 32, 1))['params']
+  assert count_params(params) == 60_000
+  c3 = count_params({name: layer for name, layer in params.items()
+                     if name.startswith('C3_')})
   assert c3 == 1_516  # The partial connection table, not 16 x 6 maps.
   assert params['S2']['coefficient'].shape == (6,)
 

@@ -7,34 +7,23 @@ import pytest
 
 from cnnzoo import models
 from cnnzoo.models import alexnet, layers
-
-
-def _abstract_params(name, shape=None, **overrides):
-  model = models.create(name, num_classes=overrides.pop('num_classes', 1000),
-                        **overrides)
-  shape = shape or models.input_shape(name)
-  return jax.eval_shape(model.init, jax.random.PRNGKey(0),
-                        jnp.zeros((1, *shape)))['params']
-
-
-def _count(params):
-  return sum(np.size(p) for p in jax.tree.leaves(params))
+from tests.model_helpers import count_params, preset_variables
 
 
 @pytest.mark.parametrize('name, expected', [('alexnet', 61_100_840),
                                             ('alexnet_2012', 60_965_224)])
 def test_parameter_counts_at_1000_classes(name, expected):
-  assert _count(_abstract_params(name)) == expected
+  assert count_params(preset_variables(name)['params']) == expected
 
 
 def test_alexnet_layers_have_torchvisions_names():
-  assert sorted(_abstract_params('alexnet')) == sorted(
+  assert sorted(preset_variables('alexnet')['params']) == sorted(
       ['features_0', 'features_3', 'features_6', 'features_8', 'features_10',
        'classifier_1', 'classifier_4', 'classifier_6'])
 
 
 def test_alexnet_2012_has_the_papers_two_group_convolutions():
-  params = _abstract_params('alexnet_2012')
+  params = preset_variables('alexnet_2012')['params']
   kernels = {name: layer['kernel'].shape for name, layer in params.items()}
   assert models.input_shape('alexnet_2012') == (227, 227, 3)
   assert kernels == {
@@ -93,12 +82,13 @@ def test_local_response_norm_divides_alpha_by_the_size():
 
 @pytest.mark.parametrize('name', ['alexnet', 'alexnet_2012'])
 def test_small_input_changes_only_the_first_conv(name):
-  small = _abstract_params(name, (32, 32, 3), small_input=True)
+  small = preset_variables(name, (32, 32, 3), small_input=True)['params']
   assert small['features_0']['kernel'].shape == (3, 3, 3, 96 if '2012' in name
                                                  else 64)
   if name == 'alexnet':  # The adaptive pool keeps the classifier's 9216 inputs.
-    full = _abstract_params(name)
-    assert _count(full) - _count(small) == (11 * 11 - 3 * 3) * 3 * 64
+    full = preset_variables(name)['params']
+    assert count_params(full) - count_params(small) == (
+        (11 * 11 - 3 * 3) * 3 * 64)
   else:  # fc6 flattens conv5's 7x7 maps.
     assert small['classifier_0']['kernel'].shape == (7 * 7 * 256, 4096)
 

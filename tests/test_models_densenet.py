@@ -13,26 +13,20 @@ import pytest
 
 from cnnzoo import models
 from cnnzoo.models import densenet
-
-
-def _abstract_variables(model, shape):
-  return jax.eval_shape(model.init, jax.random.PRNGKey(0),
-                        jnp.zeros((1, *shape)))
+from tests.model_helpers import (count_params, layer_output_shapes,
+                                 numpy_variables, preset_variables)
 
 
 @pytest.mark.parametrize('name, count', [('densenet121', 7_978_856),
                                          ('densenet169', 14_149_480),
                                          ('densenet201', 20_013_928)])
 def test_parameter_counts_equal_torchvisions(name, count):
-  model = models.create(name, num_classes=1000)
-  variables = _abstract_variables(model, models.input_shape(name))
-  assert sum(np.size(p) for p in jax.tree.leaves(variables['params'])) == count
+  assert count_params(preset_variables(name)['params']) == count
   assert models.input_shape(name) == (224, 224, 3)
 
 
 def test_layers_are_named_after_torchvisions_state_dict():
-  model = models.create('densenet121', num_classes=1000)
-  params = _abstract_variables(model, (224, 224, 3))['params']
+  params = preset_variables('densenet121', (224, 224, 3))['params']
   assert params['features_conv0']['kernel'].shape == (7, 7, 3, 64)
   assert 'bias' not in params['features_conv0']
   for block, layers in enumerate((6, 12, 24, 16), start=1):
@@ -52,12 +46,7 @@ def test_layers_are_named_after_torchvisions_state_dict():
 
 def _last_block_shape(shape, **overrides):
   model = models.create('densenet121', num_classes=10, **overrides)
-  variables = _abstract_variables(model, shape)
-  _, state = jax.eval_shape(
-      lambda v: model.apply(v, jnp.zeros((2, *shape)),
-                            capture_intermediates=True,
-                            mutable=['intermediates']), variables)
-  return state['intermediates']['features_denseblock4']['__call__'][0].shape
+  return layer_output_shapes(model, shape)['features_denseblock4']
 
 
 def test_feature_map_sizes():
@@ -66,23 +55,9 @@ def test_feature_map_sizes():
   assert _last_block_shape((32, 32, 3), small_input=True) == (2, 4, 4, 1024)
 
 
-def _numpy_variables(model, shape):
-  """Variables of eval_shape's structure: He-scaled kernels, BN at identity."""
-  rng = np.random.default_rng(0)
-
-  def fill(path, leaf):
-    name = path[-1].key
-    if name == 'kernel':
-      fan_in = np.prod(leaf.shape[:-1])
-      return rng.normal(0, np.sqrt(2 / fan_in), leaf.shape).astype(np.float32)
-    return np.full(leaf.shape, name in ('scale', 'var'), np.float32)
-
-  return jax.tree.map_with_path(fill, _abstract_variables(model, shape))
-
-
 def test_densenet121_small_input_forward_in_eval_mode():
   model = models.create('densenet121', num_classes=10, small_input=True)
-  variables = _numpy_variables(model, (32, 32, 3))
+  variables = numpy_variables(model, (32, 32, 3))
   x = jax.random.normal(jax.random.PRNGKey(0), (2, 32, 32, 3))
   evaluate = jax.jit(model.apply)
   logits = evaluate(variables, x)
@@ -93,7 +68,7 @@ def test_densenet121_small_input_forward_in_eval_mode():
 
 def test_densenet121_small_input_forward_in_train_mode():
   model = models.create('densenet121', num_classes=10, small_input=True)
-  variables = _numpy_variables(model, (28, 28, 1))
+  variables = numpy_variables(model, (28, 28, 1))
   conv0 = variables['params']['features_conv0']['kernel']
   assert conv0.shape == (3, 3, 1, 64)  # small_input's stem, on 1 channel.
   x = jax.random.normal(jax.random.PRNGKey(0), (2, 28, 28, 1)) * 2 + 1

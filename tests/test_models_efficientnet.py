@@ -7,6 +7,8 @@ import pytest
 
 from cnnzoo import models
 from cnnzoo.models import efficientnet
+from tests.model_helpers import (abstract_variables, count_params,
+                                 layer_output_shapes, preset_variables)
 
 # torchvision 0.29: parameter counts at 1000 classes and weights' crop sizes.
 PRESETS = [
@@ -21,17 +23,10 @@ PRESETS = [
 ]
 
 
-def _abstract_variables(model, shape):
-  return jax.eval_shape(model.init, jax.random.PRNGKey(0),
-                        jnp.zeros((1, *shape)))
-
-
 @pytest.mark.parametrize('name, count, size', PRESETS)
 def test_parameter_counts_equal_torchvisions(name, count, size):
   assert models.input_shape(name) == (size, size, 3)
-  model = models.create(name, num_classes=1000)
-  variables = _abstract_variables(model, models.input_shape(name))
-  assert sum(np.size(p) for p in jax.tree.leaves(variables['params'])) == count
+  assert count_params(preset_variables(name)['params']) == count
 
 
 def test_batchnorm_follows_torchvision_per_variant():
@@ -54,8 +49,7 @@ def test_make_divisible_rounds_like_torchvision():
 
 
 def test_layers_are_named_after_torchvisions_state_dict():
-  model = models.create('efficientnet_b0', num_classes=1000)
-  params = _abstract_variables(model, (224, 224, 3))['params']
+  params = preset_variables('efficientnet_b0', (224, 224, 3))['params']
   blocks = [1, 2, 2, 3, 3, 4, 1]
   assert set(params) == {
       'features_0_0', 'features_0_1', 'features_8_0', 'features_8_1',
@@ -77,12 +71,7 @@ def test_layers_are_named_after_torchvisions_state_dict():
 
 def _last_features_shape(shape, **overrides):
   model = models.create('efficientnet_b0', num_classes=10, **overrides)
-  variables = _abstract_variables(model, shape)
-  _, state = jax.eval_shape(
-      lambda v: model.apply(v, jnp.zeros((2, *shape)),
-                            capture_intermediates=True,
-                            mutable=['intermediates']), variables)
-  return state['intermediates']['features_8_1']['__call__'][0].shape
+  return layer_output_shapes(model, shape)['features_8_1']
 
 
 def test_feature_map_sizes():
@@ -141,7 +130,7 @@ def test_small_input_forward_in_eval_and_train_mode(small_b0, shape):
       **variables['params'],
       'features_0_0': {'kernel': stem[:, :, :shape[-1]]}}}
   x = jax.random.normal(jax.random.PRNGKey(0), shape)
-  abstract = _abstract_variables(model, shape[1:])
+  abstract = abstract_variables(model, shape[1:])
   assert jax.tree.map(np.shape, abstract) == jax.tree.map(np.shape, variables)
 
   evaluate = jax.jit(model.apply)

@@ -10,19 +10,9 @@ import pytest
 
 from cnnzoo import models, parallel, steps
 from cnnzoo.models.layers import adaptive_avg_pool, max_pool_ceil
+from tests.model_helpers import count_params, numpy_variables, preset_variables
 
 TRAIN_COLLECTIONS = ['batch_stats', 'aux_logits']
-
-
-def _shapes(name, input_shape=None, **overrides):
-  model = models.create(name, num_classes=1000, **overrides)
-  shape = input_shape or models.input_shape(name)
-  return jax.eval_shape(model.init, jax.random.PRNGKey(0),
-                        jnp.zeros((1, *shape)))
-
-
-def _num_params(variables):
-  return sum(np.size(p) for p in jax.tree.leaves(variables['params']))
 
 
 @pytest.mark.parametrize('name,aux_logits,expected', [
@@ -32,17 +22,18 @@ def _num_params(variables):
     ('inception_v3', False, 23_834_568),
 ])
 def test_parameter_counts_match_torchvision(name, aux_logits, expected):
-  assert _num_params(_shapes(name, aux_logits=aux_logits)) == expected
+  params = preset_variables(name, aux_logits=aux_logits)['params']
+  assert count_params(params) == expected
 
 
 def test_auxiliary_heads_are_on_by_default_and_named_like_torchvision():
-  googlenet = _shapes('googlenet')['params']
+  googlenet = preset_variables('googlenet')['params']
   assert googlenet['aux1']['fc1']['kernel'].shape == (2048, 1024)
   assert googlenet['aux2']['conv']['conv']['kernel'].shape == (1, 1, 528, 128)
   # torchvision's 3x3 where the paper has 5x5.
   assert googlenet['inception4a']['branch3_1']['conv']['kernel'].shape == (
       3, 3, 16, 48)
-  inception = _shapes('inception_v3')['params']
+  inception = preset_variables('inception_v3')['params']
   assert inception['AuxLogits']['conv1']['conv']['kernel'].shape == (
       5, 5, 128, 768)
   assert inception['Mixed_6b']['branch7x7_2']['conv']['kernel'].shape == (
@@ -50,8 +41,8 @@ def test_auxiliary_heads_are_on_by_default_and_named_like_torchvision():
 
 
 def test_inception_v3_small_input_keeps_every_parameter_shape():
-  default = _shapes('inception_v3')
-  small = _shapes('inception_v3', (32, 32, 3), small_input=True)
+  default = preset_variables('inception_v3')
+  small = preset_variables('inception_v3', (32, 32, 3), small_input=True)
   assert jax.tree.map(np.shape, small) == jax.tree.map(np.shape, default)
 
 
@@ -173,25 +164,11 @@ def test_auxiliary_losses_change_the_update_but_not_the_reported_loss(
     assert gap(layer) < 1e-5, (layer, gap(layer))
 
 
-def _numpy_variables(model, shape):
-  """Random variables drawn by numpy: no init to compile (a minute on CPU)."""
-  shapes = jax.eval_shape(model.init, jax.random.PRNGKey(0),
-                          jnp.zeros(shape))
-  rng = np.random.default_rng(0)
-  params = jax.tree.map(
-      lambda s: rng.normal(0, 0.05, s.shape).astype(np.float32),
-      shapes['params'])
-  batch_stats = jax.tree_util.tree_map_with_path(  # Mean 0, variance 1.
-      lambda path, s: np.full(s.shape, path[-1].key == 'var', np.float32),
-      shapes['batch_stats'])
-  return {'params': params, 'batch_stats': batch_stats}
-
-
 def test_inception_v3_small_input_runs_with_its_auxiliary_head():
   model = models.create('inception_v3', num_classes=10, small_input=True)
   x = jax.random.normal(jax.random.PRNGKey(1), (2, 32, 32, 3))
   logits, updates = jax.jit(functools.partial(_run, model, train=True))(
-      _numpy_variables(model, (1, 32, 32, 3)), x)
+      numpy_variables(model, (32, 32, 3)), x)
   assert logits.shape == (2, 10) and logits.dtype == jnp.float32
   (aux,) = updates['aux_logits']['AuxLogits']['logits']
   assert aux.shape == (2, 10) and aux.dtype == jnp.float32

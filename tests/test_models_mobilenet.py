@@ -10,16 +10,8 @@ import pytest
 
 from cnnzoo import models
 from cnnzoo.models import mobilenet
-
-
-def _abstract_variables(model, shape):
-  return jax.eval_shape(model.init, jax.random.PRNGKey(0),
-                        jnp.zeros((1, *shape)))
-
-
-def _num_params(model, shape=(224, 224, 3)):
-  params = _abstract_variables(model, shape)['params']
-  return sum(np.size(p) for p in jax.tree.leaves(params))
+from tests.model_helpers import (abstract_variables, count_params,
+                                 layer_output_shapes, preset_variables)
 
 
 @pytest.mark.parametrize('name, count', [
@@ -30,7 +22,7 @@ def _num_params(model, shape=(224, 224, 3)):
 ])
 def test_parameter_counts_equal_torchvisions(name, count):
   assert models.input_shape(name) == (224, 224, 3)
-  assert _num_params(models.create(name, num_classes=1000)) == count
+  assert count_params(preset_variables(name)['params']) == count
 
 
 @pytest.mark.parametrize('name, width_mult, count', [
@@ -41,8 +33,8 @@ def test_parameter_counts_equal_torchvisions(name, count):
     ('mobilenet_v3_large', 0.5, 1_734_576),
 ])
 def test_width_mult_matches_torchvision(name, width_mult, count):
-  model = models.create(name, num_classes=1000, width_mult=width_mult)
-  assert _num_params(model) == count
+  params = preset_variables(name, width_mult=width_mult)['params']
+  assert count_params(params) == count
 
 
 def test_make_divisible_rounds_like_torchvision():
@@ -52,8 +44,7 @@ def test_make_divisible_rounds_like_torchvision():
 
 
 def _torch_style_names(name):
-  params = _abstract_variables(models.create(name, num_classes=1000),
-                               (224, 224, 3))['params']
+  params = preset_variables(name, (224, 224, 3))['params']
   return {'.'.join(['_'.join(path[:-1]), path[-1]]): value.shape
           for path, value in flax.traverse_util.flatten_dict(params).items()}
 
@@ -105,22 +96,17 @@ def test_batchnorm_uses_torchvisions_epsilon(name, epsilon):
     return next_fun(*args, **kwargs)
 
   with flax.linen.intercept_methods(record):
-    _abstract_variables(model, (32, 32, 3))
+    abstract_variables(model, (32, 32, 3))
   assert seen == {epsilon}
 
 
 def _last_feature_map_size(name, shape, **overrides):
   """(height, width) of the last feature map (torchvision's features[-1])."""
   model = models.create(name, num_classes=10, **overrides)
-  variables = _abstract_variables(model, shape)
-  _, state = jax.eval_shape(
-      lambda v: model.apply(v, jnp.zeros((2, *shape)),
-                            capture_intermediates=True,
-                            mutable=['intermediates']), variables)
-  sizes = {k: v['__call__'][0].shape[1:3]
-           for k, v in state['intermediates'].items()
-           if k.startswith('features_')}
-  return sizes[max(sizes, key=lambda k: int(k.split('_')[1]))]
+  sizes = {path: output[1:3]
+           for path, output in layer_output_shapes(model, shape).items()
+           if path.startswith('features_') and '/' not in path}
+  return sizes[max(sizes, key=lambda path: int(path.split('_')[1]))]
 
 
 @pytest.mark.parametrize('name, shape, small_input, size', [
@@ -141,7 +127,7 @@ def test_feature_map_sizes(name, shape, small_input, size):
 
 def test_small_input_changes_no_parameter_shapes():
   for name in ('mobilenet_v1', 'mobilenet_v2', 'mobilenet_v3_small'):
-    shapes = [jax.tree.map(np.shape, _abstract_variables(
+    shapes = [jax.tree.map(np.shape, abstract_variables(
         models.create(name, num_classes=10, small_input=small),
         (32, 32, 3))) for small in (False, True)]
     assert shapes[0] == shapes[1]
@@ -163,7 +149,7 @@ def _small_input_model(name):
 def test_small_input_stem_takes_any_number_of_channels():
   model = models.create('mobilenet_v2', num_classes=10, small_input=True)
   for channels in (1, 3):
-    params = _abstract_variables(model, (28, 28, channels))['params']
+    params = abstract_variables(model, (28, 28, channels))['params']
     assert params['features_0_0']['kernel'].shape == (3, 3, channels, 32)
 
 

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from cnnzoo import models
+from tests.model_helpers import (abstract_variables, count_params,
+                                 layer_output_shapes, preset_variables)
 
 TORCHVISION_PARAMS = {
     'resnet18': 11_689_512,
@@ -20,36 +22,15 @@ TORCHVISION_PARAMS = {
 }
 
 
-def _abstract_params(model, shape):
-  return jax.eval_shape(model.init, jax.random.PRNGKey(0),
-                        jnp.zeros((1, *shape)))['params']
-
-
-def _intermediate_shapes(model, shape):
-  """Returns {module path: output shape} of one forward pass (abstract)."""
-  def forward(x):
-    variables = model.init(jax.random.PRNGKey(0), x)
-    _, state = model.apply(variables, x, capture_intermediates=True,
-                           mutable=['intermediates'])
-    return state['intermediates']
-  flat = jax.tree_util.tree_flatten_with_path(
-      jax.eval_shape(forward, jnp.zeros((1, *shape))))[0]
-  return {'/'.join(k.key for k in path[:-2]): leaf.shape
-          for path, leaf in flat}
-
-
 @pytest.mark.parametrize('name', sorted(TORCHVISION_PARAMS))
 def test_parameter_counts_equal_torchvision(name):
-  model = models.create(name, num_classes=1000)
   assert models.input_shape(name) == (224, 224, 3)
-  params = _abstract_params(model, models.input_shape(name))
-  assert sum(np.size(p) for p in jax.tree.leaves(params)) == (
+  assert count_params(preset_variables(name)['params']) == (
       TORCHVISION_PARAMS[name])
 
 
 def test_layers_are_named_after_torchvision_state_dict_paths():
-  params = _abstract_params(models.create('resnet18', num_classes=1000),
-                            (224, 224, 3))
+  params = preset_variables('resnet18', (224, 224, 3))['params']
   assert set(params) == {'conv1', 'bn1', 'fc'} | {
       f'layer{i}_{j}' for i in range(1, 5) for j in range(2)}
   assert set(params['layer1_0']) == {'conv1', 'bn1', 'conv2', 'bn2'}
@@ -59,16 +40,15 @@ def test_layers_are_named_after_torchvision_state_dict_paths():
   assert 'bias' not in params['conv1']  # No conv biases, as torchvision.
   assert params['layer2_0']['downsample_0']['kernel'].shape == (1, 1, 64, 128)
   assert params['fc']['kernel'].shape == (512, 1000)
-  bottleneck = _abstract_params(models.create('resnet50', num_classes=1000),
-                                (224, 224, 3))['layer1_0']
+  bottleneck = preset_variables('resnet50')['params']['layer1_0']
   assert set(bottleneck) == {'conv1', 'bn1', 'conv2', 'bn2', 'conv3', 'bn3',
                              'downsample_0', 'downsample_1'}  # 64 -> 256.
   assert bottleneck['conv3']['kernel'].shape == (1, 1, 64, 256)
 
 
 def test_imagenet_stem_and_stages_downsample_as_torchvision():
-  shapes = _intermediate_shapes(models.create('resnet18', num_classes=1000),
-                                (224, 224, 3))
+  shapes = layer_output_shapes(models.create('resnet18', num_classes=1000),
+                               (224, 224, 3), batch_size=1)
   assert shapes['conv1'] == (1, 112, 112, 64)
   assert shapes['layer1_0'] == (1, 56, 56, 64)  # After the max-pool.
   assert shapes['layer4_1'] == (1, 7, 7, 512)
@@ -76,20 +56,20 @@ def test_imagenet_stem_and_stages_downsample_as_torchvision():
 
 def test_small_input_is_the_cifar_stem():
   model = models.create('resnet18', num_classes=10, small_input=True)
-  assert _abstract_params(model, (32, 32, 3))['conv1']['kernel'].shape == (
-      3, 3, 3, 64)
-  shapes = _intermediate_shapes(model, (32, 32, 3))
+  params = abstract_variables(model, (32, 32, 3))['params']
+  assert params['conv1']['kernel'].shape == (3, 3, 3, 64)
+  shapes = layer_output_shapes(model, (32, 32, 3), batch_size=1)
   assert shapes['conv1'] == (1, 32, 32, 64)  # Stride 1, padding 1.
   assert shapes['layer1_0'] == (1, 32, 32, 64)  # No max-pool.
   assert shapes['layer4_1'] == (1, 4, 4, 512)
-  assert _intermediate_shapes(model, (28, 28, 1))['layer4_1'] == (
-      1, 4, 4, 512)
+  grayscale = layer_output_shapes(model, (28, 28, 1), batch_size=1)
+  assert grayscale['layer4_1'] == (1, 4, 4, 512)
 
 
 def test_bottleneck_strides_on_the_3x3_conv():
   model = models.create('resnet50', num_classes=10, small_input=True,
                         stage_sizes=(1, 1), width=8)
-  shapes = _intermediate_shapes(model, (16, 16, 3))
+  shapes = layer_output_shapes(model, (16, 16, 3), batch_size=1)
   assert shapes['layer2_0/conv1'] == (1, 16, 16, 16)  # 1x1, stride 1.
   assert shapes['layer2_0/conv2'] == (1, 8, 8, 16)  # 3x3, stride 2.
   assert shapes['layer2_0/conv3'] == (1, 8, 8, 64)
@@ -115,9 +95,8 @@ def test_zero_init_residual_zeroes_each_blocks_last_bn_scale(name, last_bn):
 
 
 def test_width_scales_every_stage():
-  params = _abstract_params(
-      models.create('resnet18', num_classes=10, small_input=True, width=16),
-      (32, 32, 3))
+  params = preset_variables('resnet18', (32, 32, 3), num_classes=10,
+                            small_input=True, width=16)['params']
   assert params['conv1']['kernel'].shape == (3, 3, 3, 16)
   assert params['layer4_1']['conv2']['kernel'].shape == (3, 3, 128, 128)
   assert params['fc']['kernel'].shape == (128, 10)
@@ -127,7 +106,7 @@ def test_bfloat16_computes_in_bfloat16_with_float32_params_and_logits():
   model = models.create('resnet18', num_classes=10, small_input=True,
                         dtype='bfloat16')
   x = jnp.zeros((1, 32, 32, 3))
-  params = _abstract_params(model, (32, 32, 3))
+  params = abstract_variables(model, (32, 32, 3))['params']
   assert {p.dtype for p in jax.tree.leaves(params)} == {jnp.dtype('float32')}
   shapes = jax.eval_shape(
       lambda x: model.apply(model.init(jax.random.PRNGKey(0), x), x), x)

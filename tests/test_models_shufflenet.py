@@ -7,15 +7,8 @@ import pytest
 
 from cnnzoo import models
 from cnnzoo.models import shufflenet
-
-
-def _abstract_variables(model, shape):
-  return jax.eval_shape(model.init, jax.random.PRNGKey(0),
-                        jnp.zeros((1, *shape)))
-
-
-def _count(tree):
-  return sum(np.size(p) for p in jax.tree.leaves(tree))
+from tests.model_helpers import (abstract_variables, count_params,
+                                 layer_output_shapes, preset_variables)
 
 
 @pytest.mark.parametrize('name, count', [
@@ -26,14 +19,12 @@ def _count(tree):
     ('shufflenet_v1', 1_864_728),  # The authors' code; "1.9M".
 ])
 def test_parameter_counts(name, count):
-  model = models.create(name, num_classes=1000)
   assert models.input_shape(name) == (224, 224, 3)
-  assert _count(_abstract_variables(model, (224, 224, 3))['params']) == count
+  assert count_params(preset_variables(name)['params']) == count
 
 
 def test_v2_layers_are_named_after_torchvisions_state_dict():
-  model = models.create('shufflenet_v2_x0_5', num_classes=1000)
-  params = _abstract_variables(model, (224, 224, 3))['params']
+  params = preset_variables('shufflenet_v2_x0_5', (224, 224, 3))['params']
   units = [f'stage{s}_{i}' for s, n in ((2, 4), (3, 8), (4, 4))
            for i in range(n)]
   assert set(params) == {'conv1_0', 'conv1_1', 'conv5_0', 'conv5_1', 'fc',
@@ -50,8 +41,7 @@ def test_v2_layers_are_named_after_torchvisions_state_dict():
 
 
 def test_v1_layers_are_named_after_the_authors_state_dict():
-  model = models.create('shufflenet_v1', num_classes=1000)
-  params = _abstract_variables(model, (224, 224, 3))['params']
+  params = preset_variables('shufflenet_v1', (224, 224, 3))['params']
   assert set(params) == {'first_conv_0', 'first_conv_1', 'classifier_0',
                          *(f'features_{i}' for i in range(16))}
   assert set(params['features_0']) == {
@@ -106,13 +96,8 @@ def test_v1_stride_2_unit_concatenates_an_average_pooled_shortcut():
 
 def _last_stage_shape(name, shape, **overrides):
   model = models.create(name, num_classes=10, **overrides)
-  variables = _abstract_variables(model, shape)
-  _, state = jax.eval_shape(
-      lambda v: model.apply(v, jnp.zeros((2, *shape)),
-                            capture_intermediates=True,
-                            mutable=['intermediates']), variables)
   last = 'stage4_3' if name.startswith('shufflenet_v2') else 'features_15'
-  return state['intermediates'][last]['__call__'][0].shape
+  return layer_output_shapes(model, shape)[last]
 
 
 def test_feature_map_sizes():
@@ -128,7 +113,7 @@ def test_feature_map_sizes():
 
 def test_bfloat16_compute_keeps_float32_parameters_and_logits():
   model = models.create('shufflenet_v1', num_classes=10, dtype='bfloat16')
-  variables = _abstract_variables(model, (32, 32, 3))
+  variables = abstract_variables(model, (32, 32, 3))
   assert {p.dtype for p in jax.tree.leaves(variables)} == {jnp.dtype('float32')}
   logits = jax.eval_shape(model.apply, variables, jnp.zeros((2, 32, 32, 3)))
   assert logits.shape == (2, 10) and logits.dtype == jnp.float32

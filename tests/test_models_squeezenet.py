@@ -7,25 +7,19 @@ import pytest
 
 from cnnzoo import models
 from cnnzoo.models import layers
-
-
-def _abstract_variables(model, shape):
-  return jax.eval_shape(model.init, jax.random.PRNGKey(0),
-                        jnp.zeros((1, *shape)))
+from tests.model_helpers import (count_params, layer_output_shapes,
+                                 preset_variables)
 
 
 @pytest.mark.parametrize('name, count', [('squeezenet1_0', 1_248_424),
                                          ('squeezenet1_1', 1_235_496)])
 def test_parameter_counts_equal_torchvisions(name, count):
-  model = models.create(name, num_classes=1000)
-  variables = _abstract_variables(model, models.input_shape(name))
-  assert sum(np.size(p) for p in jax.tree.leaves(variables['params'])) == count
+  assert count_params(preset_variables(name)['params']) == count
   assert models.input_shape(name) == (224, 224, 3)
 
 
 def test_layers_are_named_after_torchvisions_state_dict():
-  model = models.create('squeezenet1_1', num_classes=1000)
-  params = _abstract_variables(model, (224, 224, 3))['params']
+  params = preset_variables('squeezenet1_1', (224, 224, 3))['params']
   fires = [3, 4, 6, 7, 9, 10, 11, 12]  # features.2, .5 and .8 are pools.
   assert set(params) == {'features_0', 'classifier_1',
                          *(f'features_{i}' for i in fires)}
@@ -47,12 +41,7 @@ def test_max_pool_keeps_the_last_partial_window_like_ceil_mode():
 
 def _last_fire_shape(name, shape, **overrides):
   model = models.create(name, num_classes=10, **overrides)
-  variables = _abstract_variables(model, shape)
-  _, state = jax.eval_shape(
-      lambda v: model.apply(v, jnp.zeros((2, *shape)),
-                            capture_intermediates=True,
-                            mutable=['intermediates']), variables)
-  return state['intermediates']['features_12']['__call__'][0].shape
+  return layer_output_shapes(model, shape)['features_12']
 
 
 def test_feature_map_sizes():
@@ -64,8 +53,8 @@ def test_feature_map_sizes():
                           small_input=True) == (2, 8, 8, 512)
   assert _last_fire_shape('squeezenet1_1', (28, 28, 1),
                           small_input=True) == (2, 7, 7, 512)
-  small = models.create('squeezenet1_0', num_classes=10, small_input=True)
-  params = _abstract_variables(small, (28, 28, 1))['params']
+  params = preset_variables('squeezenet1_0', (28, 28, 1), num_classes=10,
+                            small_input=True)['params']
   assert params['features_0']['kernel'].shape == (3, 3, 1, 96)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from cnnzoo import models
+from tests.model_helpers import count_params, preset_variables
 
 TORCHVISION_COUNTS = {
     'vgg11': 132_863_336, 'vgg13': 133_047_848, 'vgg16': 138_357_544,
@@ -14,29 +15,19 @@ TORCHVISION_COUNTS = {
 }
 
 
-def _abstract_params(name, shape=(224, 224, 3), **overrides):
-  model = models.create(name, num_classes=overrides.pop('num_classes', 1000),
-                        **overrides)
-  return jax.eval_shape(model.init, jax.random.PRNGKey(0),
-                        jnp.zeros((1, *shape)))['params']
-
-
-def _count(params):
-  return sum(np.size(p) for p in jax.tree.leaves(params))
-
-
 @pytest.mark.parametrize('name', sorted(TORCHVISION_COUNTS))
 def test_parameter_counts_equal_torchvisions(name):
   assert models.input_shape(name) == (224, 224, 3)
-  assert _count(_abstract_params(name)) == TORCHVISION_COUNTS[name]
+  assert count_params(preset_variables(name)['params']) == (
+      TORCHVISION_COUNTS[name])
 
 
 def test_layers_have_torchvisions_names():
-  assert sorted(_abstract_params('vgg11')) == sorted(
+  assert sorted(preset_variables('vgg11')['params']) == sorted(
       ['features_0', 'features_3', 'features_6', 'features_8', 'features_11',
        'features_13', 'features_16', 'features_18', 'classifier_0',
        'classifier_3', 'classifier_6'])
-  params = _abstract_params('vgg11_bn')
+  params = preset_variables('vgg11_bn')['params']
   convs = [0, 4, 8, 11, 15, 18, 22, 25]
   assert sorted(params) == sorted(
       [f'features_{i}' for i in convs] + [f'features_{i + 1}' for i in convs]
@@ -46,12 +37,12 @@ def test_layers_have_torchvisions_names():
 
 
 def test_small_input_head_is_one_dense_layer_on_512_features():
-  params = _abstract_params('vgg11', (32, 32, 3), num_classes=10,
-                            small_input=True)
+  params = preset_variables('vgg11', (32, 32, 3), num_classes=10,
+                            small_input=True)['params']
   assert sorted(n for n in params if n.startswith('classifier')) == [
       'classifier_6']
   assert params['classifier_6']['kernel'].shape == (512, 10)
-  assert _count(params) == 9_225_610
+  assert count_params(params) == 9_225_610
 
 
 @pytest.fixture(scope='module', params=[(2, 32, 32, 3), (2, 28, 28, 1)],
