@@ -46,6 +46,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.dataset.val_fraction = 0.15  # image_folder without val/: share of each class held out.
   config.dataset.test_fraction = 0.15  # image_folder without test/: likewise.
   config.dataset.skip_bad_images = False  # image_folder: skip unreadable files (and count them) instead of stopping.
+  config.dataset.fit = 'resize'  # resize | pad: how images meet input_shape ('pad': centred on zeros, as LeNet-5's 28x28 digits in 32x32).
   config.dataset.crop_fraction = 1.0  # Evaluation: resize to input/crop_fraction, then center-crop (ImageNet: 0.875).
 
   # Training-time augmentation; each is off at its default.

@@ -5,7 +5,7 @@ import collections
 import numpy as np
 from sklearn import datasets
 
-from cnnzoo.data import catalog, digits, pipeline
+from cnnzoo.data import catalog, digits, pipeline, transforms
 
 
 def test_splits_are_disjoint_cover_everything_and_have_documented_sizes():
@@ -44,6 +44,7 @@ def test_prepared_records_are_the_split_indices_with_their_images(data_dir):
     records = [split.source[i] for i in range(split.num_examples)]
     assert sorted(int(r['index']) for r in records) == indices.tolist()
     record = records[0]
-    np.testing.assert_array_equal(record['image'][..., 0],
-                                  images[int(record['index'])])
+    np.testing.assert_array_equal(
+        transforms.decode_image(record['image'])[..., 0],
+        images[int(record['index'])])
     assert split.class_names == tuple(str(d) for d in range(10))

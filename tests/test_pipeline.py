@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from cnnzoo import defaults
+from cnnzoo import defaults, errors
 from cnnzoo.data import catalog, pipeline
 
 
@@ -149,3 +149,20 @@ def test_two_processes_read_disjoint_shards_that_cover_the_split(
         [next(loader)['image'] for _ in range(per_process)])))
   assert not epoch[0] & epoch[1]
   assert sum((epoch[0] + epoch[1]).values()) == 2 * per_process * 16
+
+
+def test_fit_pad_centres_the_image_on_zeros_for_training_and_evaluation():
+  image = np.full((28, 28, 1), 255, np.uint8)
+  padded = pipeline.make_preprocessing((32, 32, 1), (0.0,), (1.0,),
+                                       fit='pad')
+  for operations in (padded.train, padded.eval):
+    out = _apply(operations, {'image': image, 'label': 1})['image'][..., 0]
+    assert out.shape == (32, 32)
+    np.testing.assert_array_equal(out[2:30, 2:30], 1.0)
+    assert out.sum() == 28 * 28  # The 2-pixel border is zero.
+  cropped = pipeline.make_preprocessing((20, 20, 1), (0.0,), (1.0,),
+                                        fit='pad')
+  assert _apply(cropped.eval, {'image': image, 'label': 1})['image'].shape == (
+      20, 20, 1)
+  with pytest.raises(errors.ConfigError, match="dataset.fit is 'squash'"):
+    pipeline.make_preprocessing((32, 32, 1), (0.0,), (1.0,), fit='squash')

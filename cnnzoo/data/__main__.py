@@ -17,14 +17,15 @@ import jax
 import numpy as np
 
 from cnnzoo import errors
-from cnnzoo.data import catalog, pipeline
+from cnnzoo.data import catalog, pipeline, transforms
 
 _SPLITS = ('train', 'validation', 'test')
 _MAX_COUNTED = 200_000  # Records read for class counts (each is decoded).
 
 
 def _images(split, indices):
-  return [np.asarray(split.source[int(i)]['image']) for i in indices]
+  return [transforms.decode_image(split.source[int(i)]['image'])
+          for i in indices]
 
 
 def _stats(name, options):
@@ -122,7 +123,7 @@ def main(argv=None):
                       help='show: the PNG to write (default: NAME.png)')
   parser.add_argument('--per_class', type=int, default=8,
                       help='show: images per class')
-  parser.add_argument('--batches', type=int, default=30,
+  parser.add_argument('--batches', type=int, default=60,
                       help='bench: training batches to time')
   parser.add_argument('--steps', type=int, default=10,
                       help='bench: train steps to time')

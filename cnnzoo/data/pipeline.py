@@ -9,6 +9,7 @@ the last batch, marking padding with `mask == 0`.
 from typing import Iterator, NamedTuple
 
 import grain
+import tensorflow_datasets as tfds
 from absl import flags
 import jax
 import numpy as np
@@ -19,7 +20,8 @@ from cnnzoo.data import catalog, transforms
 
 
 class Split(NamedTuple):
-  source: object  # A tfds data source: random access, picklable.
+  source: object  # A tfds data source: random access, picklable; images
+                  # stay encoded (transforms.decode_image decodes them).
   num_examples: int
   class_names: tuple[str, ...]
 
@@ -33,7 +35,9 @@ def open_split(name: str, split: str,
   """
   dataset = catalog.prepare(name, options)
   try:
-    source = dataset.as_data_source(split=catalog.tfds_split(name, split))
+    source = dataset.as_data_source(
+        split=catalog.tfds_split(name, split),
+        decoders={'image': tfds.decode.SkipDecoding()})  # DecodeImage does.
   except (KeyError, ValueError, AssertionError) as e:  # TFDS's unknown split.
     raise errors.DatasetError(
         f'Dataset {name!r} has no split {split!r} ({e}). Use train, '
@@ -60,20 +64,28 @@ class Preprocessing(NamedTuple):
 
 
 def make_preprocessing(shape, mean, std, *, transposed: bool = False,
-                       crop_fraction: float = 1.0, augment=None,
-                       num_classes: int | None = None) -> Preprocessing:
+                       fit: str = 'resize', crop_fraction: float = 1.0,
+                       augment=None, num_classes: int | None = None
+                       ) -> Preprocessing:
   """Returns the training and evaluation operations for `shape` (H, W, C).
 
-  `augment` is the config's `augment` section (None: no augmentation).
+  `fit`: 'resize' scales images to the input size, 'pad' centres them on a
+  zero field of it. `augment` is the config's `augment` section (None: no
+  augmentation).
   """
   height, width, channels = shape
   decode = transforms.DecodeImage(channels, transposed)
   normalize = transforms.Normalize(channels, mean, std)
+  if fit not in ('resize', 'pad'):
+    raise errors.ConfigError(
+        f"dataset.fit is {fit!r}; use 'resize' or 'pad'.")
+  fit_to_input = (transforms.PadToSize(height, width) if fit == 'pad' else
+                  transforms.Resize(height, width))
   train, train_batch = [decode], []
   if augment is not None and augment.random_resized_crop:
     train += augmentation.train_transforms(augment, height, width)
   else:
-    train.append(transforms.Resize(height, width))
+    train.append(fit_to_input)
     if augment is not None:
       train += augmentation.train_transforms(augment, height, width)
   train.append(normalize)
@@ -83,11 +95,10 @@ def make_preprocessing(shape, mean, std, *, transposed: bool = False,
     mix = augmentation.mix_transform(augment, num_classes)
     train_batch += [mix] if mix else []
   if crop_fraction < 1:
-    resize = transforms.ResizeAndCenterCrop(height, width, crop_fraction)
-  else:
-    resize = transforms.Resize(height, width)
+    fit_to_input = transforms.ResizeAndCenterCrop(height, width,
+                                                  crop_fraction)
   return Preprocessing(tuple(shape), train, train_batch,
-                       [decode, resize, normalize])
+                       [decode, fit_to_input, normalize])
 
 
 def preprocessing_for(config, input_shape, num_classes: int) -> Preprocessing:
@@ -96,8 +107,8 @@ def preprocessing_for(config, input_shape, num_classes: int) -> Preprocessing:
   return make_preprocessing(
       input_shape, config.dataset.mean or known.mean,
       config.dataset.std or known.std, transposed=known.transposed,
-      crop_fraction=config.dataset.crop_fraction, augment=config.augment,
-      num_classes=num_classes)
+      fit=config.dataset.fit, crop_fraction=config.dataset.crop_fraction,
+      augment=config.augment, num_classes=num_classes)
 
 
 def local_batch_size(global_batch: int) -> int:
@@ -119,8 +130,10 @@ def train_loader(split: Split, preprocessing: Preprocessing,
       shuffle=True, num_epochs=None, seed=seed)
   return _loader(
       data_source=split.source, sampler=sampler,
-      operations=[*preprocessing.train, grain.transforms.Batch(
-          local_batch_size(global_batch), drop_remainder=True),
+      operations=[
+          transforms.RandomChain(preprocessing.train),
+          grain.transforms.Batch(local_batch_size(global_batch),
+                                 drop_remainder=True),
           *preprocessing.train_batch],
       worker_count=num_workers, worker_buffer_size=prefetch,
       read_options=_read_options(read_threads))
@@ -166,8 +179,8 @@ def eval_batches(split: Split, preprocessing: Preprocessing,
       shuffle=False, num_epochs=1)
   loader = _loader(
       data_source=split.source, sampler=sampler,
-      operations=[*preprocessing.eval, grain.transforms.Batch(
-          local_batch, drop_remainder=False)],
+      operations=[transforms.Chain(preprocessing.eval),
+                  grain.transforms.Batch(local_batch, drop_remainder=False)],
       worker_count=num_workers, read_options=_read_options(read_threads))
   per_process = -(-split.num_examples // jax.process_count())
   num_batches = -(-per_process // local_batch)

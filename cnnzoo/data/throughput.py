@@ -92,7 +92,7 @@ def input_rate(config, split, preprocessing, num_batches: int) -> float:
       split, preprocessing, config.batch_size, config.seed,
       config.dataset.num_workers, config.dataset.prefetch,
       config.dataset.read_threads))
-  for _ in range(3):  # Start-up: worker processes, first reads.
+  for _ in range(2 * max(1, config.dataset.num_workers)):  # Start-up.
     next(loader)
   start = time.perf_counter()
   for _ in range(num_batches):
@@ -127,7 +127,7 @@ def step_rate(config, preprocessing, num_classes, num_steps: int) -> float:
   return num_steps * config.batch_size / (time.perf_counter() - start)
 
 
-def measure(config, num_batches: int = 30, num_steps: int = 10) -> Rates:
+def measure(config, num_batches: int = 60, num_steps: int = 10) -> Rates:
   """Measures both rates for `config` on this machine."""
   with tempfile.TemporaryDirectory() as workspace:
     source, split = _open_train_split(config, pathlib.Path(workspace))

@@ -1,17 +1,33 @@
 """The deterministic per-image steps between a TFDS record and the model.
 
-  DecodeImage          record -> {'image': uint8 HxWxC, 'label': int32}, in
-                       the model's channels and upright;
+  DecodeImage          record (encoded image) -> {'image': uint8 HxWxC,
+                       'label': int32}, in the model's channels and upright;
   Resize               to the model's input size (training without random
                        crops, and evaluation by default);
+  PadToSize            instead of Resize with `dataset.fit='pad'`;
   ResizeAndCenterCrop  evaluation with `dataset.crop_fraction` < 1: the
                        shorter side to size / crop_fraction, then the centre;
   Normalize            uint8 -> float32, (x / 255 - mean) / std.
 """
 
+import io
+
 import grain
 import numpy as np
 from PIL import Image
+
+
+def decode_image(value) -> np.ndarray:
+  """A record's image as uint8 HxWxC: decodes PNG/JPEG bytes with PIL.
+
+  Splits are opened with TFDS's image decoding skipped: decoding here costs
+  less than half of what TFDS's own path takes per record.
+  """
+  if isinstance(value, bytes):
+    with Image.open(io.BytesIO(value)) as picture:
+      value = np.asarray(picture)
+  image = np.asarray(value)
+  return image[..., None] if image.ndim == 2 else image
 
 
 def _to_channels(image: np.ndarray, channels: int) -> np.ndarray:
@@ -46,9 +62,7 @@ class DecodeImage(grain.transforms.Map):
     self.transposed = transposed
 
   def map(self, example):
-    image = np.asarray(example['image'])
-    if image.ndim == 2:
-      image = image[..., None]
+    image = decode_image(example['image'])
     if self.transposed:
       image = np.transpose(image, (1, 0, 2))
     return {'image': _to_channels(image, self.channels),
@@ -64,6 +78,25 @@ class Resize(grain.transforms.Map):
   def map(self, example):
     return {**example,
             'image': resize(example['image'], self.height, self.width)}
+
+
+class PadToSize(grain.transforms.Map):
+  """Centres the image on a zero (height, width) field, as LeNet-5's paper
+  puts 28x28 digits in a 32x32 input; a larger image is centre-cropped."""
+
+  def __init__(self, height: int, width: int):
+    self.height, self.width = height, width
+
+  def map(self, example):
+    image = example['image']
+    rows, cols = min(image.shape[0], self.height), min(image.shape[1],
+                                                       self.width)
+    top, left = (image.shape[0] - rows) // 2, (image.shape[1] - cols) // 2
+    field = np.zeros((self.height, self.width, image.shape[2]), image.dtype)
+    row, col = (self.height - rows) // 2, (self.width - cols) // 2
+    field[row:row + rows, col:col + cols] = image[top:top + rows,
+                                                  left:left + cols]
+    return {**example, 'image': field}
 
 
 class ResizeAndCenterCrop(grain.transforms.Map):
@@ -108,3 +141,34 @@ class Normalize(grain.transforms.Map):
   def map(self, example):
     image = example['image'].astype(np.float32) / 255
     return {**example, 'image': (image - self.mean) / self.std}
+
+
+# grain wraps every operation of a pipeline in its own per-record machinery;
+# running the per-example steps as one operation saves most of that (~10% of
+# the input rate of 28x28 images on a 2-core machine).
+class Chain(grain.transforms.Map):
+  """Deterministic steps run as one grain operation."""
+
+  def __init__(self, steps):
+    self.steps = list(steps)
+
+  def map(self, element):
+    for step in self.steps:
+      element = step.map(element)
+    return element
+
+
+class RandomChain(grain.transforms.RandomMap):
+  """Steps, some random, run as one grain operation; the random ones draw
+  from the record's one grain-seeded generator, in order."""
+
+  def __init__(self, steps):
+    self.steps = list(steps)
+
+  def random_map(self, element, rng):
+    for step in self.steps:
+      if isinstance(step, grain.transforms.RandomMap):
+        element = step.random_map(element, rng)
+      else:
+        element = step.map(element)
+    return element
