@@ -116,3 +116,16 @@ def test_image_folder_trains_end_to_end_with_its_class_names(tmp_path):
   summary = train.train_and_evaluate(config, tmp_path / 'run')
   assert summary['class_names'] == ['cats', 'dogs']
   assert summary['test']['num_examples'] == 4  # 20% of 10, per class.
+
+
+def test_imagenette_and_imagenet_names_follow_their_wordnet_ids(tmp_path):
+  # TFDS knows both label lists (WordNet ids) without any download.
+  imagenet_ids = catalog.builder('imagenet2012', catalog.Options(
+      data_dir=str(tmp_path))).info.features['label'].names
+  imagenette_ids = catalog.builder('imagenette', catalog.Options(
+      data_dir=str(tmp_path))).info.features['label'].names
+  imagenet_names = catalog.DATASETS['imagenet2012'].class_names
+  assert len(imagenet_names) == len(imagenet_ids) == 1000
+  assert imagenet_ids == sorted(imagenet_ids)
+  assert catalog.DATASETS['imagenette'].class_names == tuple(
+      imagenet_names[imagenet_ids.index(i)] for i in imagenette_ids)

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from cnnzoo import errors
 from cnnzoo.data import class_names
+from cnnzoo.data.imagenet_classes import IMAGENET
 
 log = logging.getLogger('cnnzoo')
 
@@ -78,7 +79,8 @@ DATASETS = {
     'imagenet2012': Dataset('imagenet2012', {'train': 'train[:99%]',
                                              'validation': 'train[99%:]',
                                              'test': 'validation'},
-                            IMAGENET_MEAN, IMAGENET_STD, manual=True),
+                            IMAGENET_MEAN, IMAGENET_STD, IMAGENET,
+                            manual=True),
     # The user's own photos: see cnnzoo.data.image_folder.
     'image_folder': Dataset('image_folder', _OWN_SPLITS, IMAGENET_MEAN,
                             IMAGENET_STD),
