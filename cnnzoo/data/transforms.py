@@ -128,8 +128,11 @@ class Normalize(grain.transforms.Map):
   """
 
   def __init__(self, channels: int, mean, std):
-    self.mean = self._per_channel(mean, channels)
-    self.std = self._per_channel(std, channels)
+    mean = self._per_channel(mean, channels)
+    std = self._per_channel(std, channels)
+    # One multiply-add per pixel: x * scale - offset.
+    self.scale = 1 / (255 * std)
+    self.offset = mean / std
 
   @staticmethod
   def _per_channel(values, channels):
@@ -139,8 +142,7 @@ class Normalize(grain.transforms.Map):
     return values
 
   def map(self, example):
-    image = example['image'].astype(np.float32) / 255
-    return {**example, 'image': (image - self.mean) / self.std}
+    return {**example, 'image': example['image'] * self.scale - self.offset}
 
 
 # grain wraps every operation of a pipeline in its own per-record machinery;
