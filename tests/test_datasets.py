@@ -7,7 +7,7 @@ import pytest
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from cnnzoo import train
+from cnnzoo import errors, train
 from cnnzoo.data import catalog, pipeline, transforms
 from tests.conftest import REPO, load_config
 
@@ -58,17 +58,17 @@ def test_emnist_images_are_turned_upright():
 
 
 def test_imagenet_without_manual_dir_says_where_to_put_the_tars(tmp_path):
-  with pytest.raises(Exception, match='ILSVRC2012_img_train.tar.*manual_dir'):
+  with pytest.raises(errors.DatasetError, match='ILSVRC2012_img_train.tar.*manual_dir'):
     catalog.prepare('imagenet2012', catalog.Options(data_dir=str(tmp_path)))
 
 
 def test_image_folder_without_a_path_says_so():
-  with pytest.raises(Exception, match='dataset.path is not set'):
+  with pytest.raises(errors.DatasetError, match='dataset.path is not set'):
     catalog.builder('image_folder')
 
 
 def test_unknown_split_names_the_splits_to_use(data_dir):
-  with pytest.raises(Exception, match="no split 'valid'.*train, validation "
+  with pytest.raises(errors.DatasetError, match="no split 'valid'.*train, validation "
                      'or test'):
     pipeline.open_split('digits', 'valid', catalog.Options(data_dir=data_dir))
 
