@@ -77,7 +77,18 @@ def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
     progress = _fresh_progress(config)
   else:
     log.info('Resuming %s from epoch %d.', workdir, progress['epoch'])
-    state = checkpoints.restore(progress['epoch'], state, run.train_batches)
+    if progress.get('num_workers', config.dataset.num_workers) == (
+        config.dataset.num_workers):
+      state = checkpoints.restore(progress['epoch'], state, run.train_batches)
+    else:
+      # grain's saved position is per worker, but the batches are the same
+      # for any number of workers: start the stream where the run was.
+      state = checkpoints.restore(progress['epoch'], state)
+      run = run._replace(train_batches=_train_batches(
+          config, run, start_batch=progress['epoch'] * run.steps_per_epoch))
+      log.info('dataset.num_workers is now %d (was %d); the data stream '
+               'continues at the same batch.', config.dataset.num_workers,
+               progress['num_workers'])
     early_stopping.load_state_dict(progress['early_stopping'])
     plateau.load_state_dict(progress['plateau'])
 
@@ -131,7 +142,8 @@ def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
         train_time_s=progress['train_time_s'] + epoch_seconds,
         first_images_per_s=progress['first_images_per_s'] or images_per_s,
         early_stopping=early_stopping.state_dict(),
-        plateau=plateau.state_dict())
+        plateau=plateau.state_dict(),
+        num_workers=config.dataset.num_workers)
     checkpoints.save(epoch, state, run.train_batches, progress, score)
     if stop:
       log.info('Early stopping: validation %s has not improved for %d '
@@ -181,12 +193,15 @@ def _build(config, mesh) -> _Run:
       mesh)
   if config.init_from:
     state = _start_from_weights(state, config, mesh)
-  train_batches = iter(pipeline.train_loader(
-      splits['train'], preprocessing, config.batch_size, config.seed,
+  run = _Run(splits, preprocessing, steps_per_epoch, schedule, state, None)
+  return run._replace(train_batches=_train_batches(config, run))
+
+
+def _train_batches(config, run: _Run, start_batch: int = 0) -> Iterator:
+  return iter(pipeline.train_loader(
+      run.splits['train'], run.preprocessing, config.batch_size, config.seed,
       config.dataset.num_workers, config.dataset.prefetch,
-      config.dataset.read_threads))
-  return _Run(splits, preprocessing, steps_per_epoch, schedule, state,
-              train_batches)
+      config.dataset.read_threads, start_batch))
 
 
 def _start_from_weights(state, config, mesh):

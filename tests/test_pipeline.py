@@ -76,6 +76,24 @@ def test_train_loader_resumes_from_its_state(data_dir, num_workers):
   assert not np.array_equal(first[0], first[19])  # Shuffled, not in order.
 
 
+@pytest.mark.slow
+def test_batches_do_not_depend_on_the_number_of_workers(data_dir):
+  split = pipeline.open_split('digits', 'train',
+                              catalog.Options(data_dir=data_dir))
+  augment = defaults.get_config().augment
+  augment.update(crop_padding=2, horizontal_flip=True)
+  preprocessing = pipeline.make_preprocessing((16, 16, 1), (0.3,), (0.4,),
+                                              augment=augment)
+  streams = [iter(pipeline.train_loader(split, preprocessing, 64, seed=2,
+                                        num_workers=workers, prefetch=1,
+                                        read_threads=0))
+             for workers in (0, 2)]
+  for _ in range(3):
+    alone, with_workers = (next(stream) for stream in streams)
+    np.testing.assert_array_equal(alone['image'], with_workers['image'])
+    np.testing.assert_array_equal(alone['label'], with_workers['label'])
+
+
 def _augmented_loader(split, seed, num_classes=10):
   augment = defaults.get_config().augment
   augment.update(crop_padding=2, horizontal_flip=True, mixup_alpha=0.2)

@@ -122,21 +122,51 @@ def local_batch_size(global_batch: int) -> int:
 
 def train_loader(split: Split, preprocessing: Preprocessing,
                  global_batch: int, seed: int, num_workers: int, prefetch: int,
-                 read_threads: int) -> grain.DataLoader:
-  """Returns an endless loader of this process's shuffled training batches."""
-  sampler = grain.samplers.IndexSampler(
-      num_records=split.num_examples,
-      shard_options=grain.sharding.ShardByJaxProcess(drop_remainder=True),
-      shuffle=True, num_epochs=None, seed=seed)
-  return _loader(
-      data_source=split.source, sampler=sampler,
-      operations=[
-          transforms.RandomChain(preprocessing.train),
-          grain.transforms.Batch(local_batch_size(global_batch),
-                                 drop_remainder=True),
-          *preprocessing.train_batch],
-      worker_count=num_workers, worker_buffer_size=prefetch,
-      read_options=_read_options(read_threads))
+                 read_threads: int, start_batch: int = 0
+                 ) -> grain.IterDataset:
+  """Returns an endless stream of this process's shuffled training batches.
+
+  Each epoch reshuffles this process's shard; `iter()` of the stream is a
+  grain iterator whose state a checkpoint keeps. The batches depend on the
+  seed alone, not on `num_workers`; `start_batch` skips that many.
+  """
+  batches = (_process_shard(grain.MapDataset.source(split.source).seed(seed),
+                            drop_remainder=True)
+             .shuffle(seed=seed)
+             .repeat()  # Reshuffled each epoch.
+             .batch(local_batch_size(global_batch), drop_remainder=True,
+                    batch_fn=list)
+             .random_map(transforms.RandomMapEach(preprocessing.train)))
+  for mix in preprocessing.train_batch:
+    batches = batches.random_map(mix)
+  return _read(batches[start_batch:], num_workers, prefetch, read_threads)
+
+
+def _process_shard(dataset: grain.MapDataset, drop_remainder: bool
+                   ) -> grain.MapDataset:
+  """This JAX process's consecutive share of `dataset`; without
+  `drop_remainder` the first processes take one extra example each."""
+  index, count = jax.process_index(), jax.process_count()
+  size, extra = divmod(len(dataset), count)
+  extra = 0 if drop_remainder else extra
+  start = size * index + min(index, extra)
+  return dataset[start:start + size + (index < extra)]
+
+
+def _read(batches: grain.MapDataset, num_workers: int, prefetch: int,
+          read_threads: int) -> grain.IterDataset:
+  """Batches made by `num_workers` processes (0: this one), in order."""
+  # grain's default of 16 threads thrashes a small machine; 0 reads inline.
+  stream = batches.to_iter_dataset(grain.ReadOptions(
+      num_threads=read_threads, prefetch_buffer_size=2 * read_threads))
+  if not num_workers:
+    return stream
+  # grain's workers read absl flags; called as a library (pytest, a notebook)
+  # nobody has parsed them, so mark the defaults as parsed.
+  if not flags.FLAGS.is_parsed():
+    flags.FLAGS.mark_as_parsed()
+  return stream.mp_prefetch(grain.MultiprocessingOptions(
+      num_workers=num_workers, per_worker_buffer_size=prefetch))
 
 
 def steps_per_epoch(num_examples: int, global_batch: int) -> int:
@@ -149,20 +179,6 @@ def steps_per_epoch(num_examples: int, global_batch: int) -> int:
   return steps
 
 
-def _loader(**kwargs) -> grain.DataLoader:
-  # grain's workers read absl flags; called as a library (pytest, a notebook)
-  # nobody has parsed them, so mark the defaults as parsed.
-  if not flags.FLAGS.is_parsed():
-    flags.FLAGS.mark_as_parsed()
-  return grain.DataLoader(**kwargs)
-
-
-def _read_options(threads):
-  # grain's default of 16 threads thrashes a small machine; 0 reads inline.
-  return grain.ReadOptions(num_threads=threads,
-                           prefetch_buffer_size=64 * threads)
-
-
 def eval_batches(split: Split, preprocessing: Preprocessing,
                  global_batch: int, num_workers: int, read_threads: int
                  ) -> Iterator[dict[str, np.ndarray]]:
@@ -173,15 +189,11 @@ def eval_batches(split: Split, preprocessing: Preprocessing,
   evaluation steps line up across hosts.
   """
   local_batch = local_batch_size(global_batch)
-  sampler = grain.samplers.IndexSampler(
-      num_records=split.num_examples,
-      shard_options=grain.sharding.ShardByJaxProcess(drop_remainder=False),
-      shuffle=False, num_epochs=1)
-  loader = _loader(
-      data_source=split.source, sampler=sampler,
-      operations=[transforms.Chain(preprocessing.eval),
-                  grain.transforms.Batch(local_batch, drop_remainder=False)],
-      worker_count=num_workers, read_options=_read_options(read_threads))
+  batches = (_process_shard(grain.MapDataset.source(split.source),
+                            drop_remainder=False)
+             .batch(local_batch, batch_fn=list)
+             .map(transforms.MapEach(preprocessing.eval)))
+  loader = _read(batches, num_workers, prefetch=2, read_threads=read_threads)
   per_process = -(-split.num_examples // jax.process_count())
   num_batches = -(-per_process // local_batch)
   template = None
