@@ -80,3 +80,29 @@ def numpy_variables(model, shape):
     return np.full(leaf.shape, name in ('scale', 'var'), np.float32)
 
   return jax.tree.map_with_path(fill, abstract_variables(model, shape))
+
+
+def logits_with_activation(model, shape, activation):
+  """Evaluation logits of `model` and of `model` with `activation` instead.
+
+  Both run on the same numpy_variables (drawn for `model`) and the same two
+  random inputs of `shape` (H, W, C). Returns (logits, swapped logits,
+  parameter count, swapped parameter count).
+  """
+  swapped = model.clone(activation=activation)
+  variables = numpy_variables(model, shape)
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, *shape))
+  # Jitted: one compilation beats compiling each op of an eager pass.
+  return (jax.jit(model.apply)(variables, x),
+          jax.jit(swapped.apply)(variables, x),
+          count_params(variables['params']),
+          count_params(abstract_variables(swapped, shape)['params']))
+
+
+def train_logits(model, variables, x, seed):
+  """Training-mode logits with dropout rng PRNGKey(seed); the BatchNorm
+  statistics it would update are thrown away."""
+  logits, _ = model.apply(variables, x, train=True,
+                          rngs={'dropout': jax.random.PRNGKey(seed)},
+                          mutable=['batch_stats', 'aux_logits'])
+  return logits

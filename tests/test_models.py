@@ -1,4 +1,4 @@
-"""The model registry and LeNet-5."""
+"""The model registry, the shared activation resolver and LeNet-5."""
 
 import jax
 import jax.numpy as jnp
@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from cnnzoo import errors, models
-from tests.model_helpers import abstract_variables, count_params
+from cnnzoo.models import layers
+from tests.model_helpers import (abstract_variables, count_params,
+                                 logits_with_activation)
 
 
 def test_lenet5_has_the_papers_layer_sizes():
@@ -71,3 +73,74 @@ def test_lenet5_1998_takes_mnist_sized_and_colour_input():
     assert bool(jnp.all(logits <= 0))  # Negative squared distances.
   np.testing.assert_array_equal(model.apply(variables, x),
                                 model.apply(variables, x, train=True))
+
+
+@pytest.mark.parametrize('name, expected', [
+    ('relu', jax.nn.relu),
+    ('leaky_relu', lambda x: jax.nn.leaky_relu(x, negative_slope=0.01)),
+    ('gelu', lambda x: jax.nn.gelu(x, approximate=False)),  # torch's exact.
+    ('silu', jax.nn.silu),
+    ('tanh', jnp.tanh),
+    ('relu6', jax.nn.relu6),
+    ('hard_swish', jax.nn.hard_swish),
+])
+def test_activation_fn_maps_each_name_to_its_function(name, expected):
+  x = jnp.array([-7.0, -3.0, -1.0, -0.25, 0.0, 0.5, 2.0, 6.5])
+  np.testing.assert_allclose(layers.activation_fn(name)(x), expected(x),
+                             rtol=1e-6)
+  assert set(layers.ACTIVATIONS) == {'relu', 'leaky_relu', 'gelu', 'silu',
+                                     'tanh', 'relu6', 'hard_swish'}
+
+
+def test_leaky_relu_has_pytorchs_slope_and_gelu_is_exact():
+  np.testing.assert_allclose(layers.activation_fn('leaky_relu')(-2.0), -0.02)
+  # erf GELU at 1: 0.5 * (1 + erf(1 / sqrt 2)); the tanh form gives 0.84119.
+  np.testing.assert_allclose(layers.activation_fn('gelu')(1.0), 0.8413447,
+                             rtol=1e-6)
+
+
+def test_unknown_activation_is_a_config_error_naming_the_valid_ones():
+  with pytest.raises(errors.ConfigError,
+                     match=r"Unknown activation 'swish'; set model.activation "
+                     r"to one of: relu, leaky_relu, gelu, silu, tanh, relu6, "
+                     r"hard_swish\."):
+    layers.activation_fn('swish')
+  model = models.create('lenet5', num_classes=10, activation='swish')
+  with pytest.raises(errors.ConfigError, match='Unknown activation'):
+    abstract_variables(model, (32, 32, 1))
+
+
+def test_lenet5_activation_changes_outputs_not_parameters():
+  model = models.create('lenet5', num_classes=10)
+  assert model.activation == 'relu'
+  relu, tanh, count, tanh_count = logits_with_activation(
+      model, (32, 32, 1), 'tanh')
+  assert count == tanh_count == 61_706
+  assert relu.shape == tanh.shape == (2, 10)
+  assert not np.allclose(relu, tanh, atol=1e-3)
+
+
+def _lenet5_params(multiplier, num_classes=10):
+  """conv 5x5 1 -> c1, conv 5x5 c1 -> c2, dense 5*5*c2 -> h1 -> h2 ->
+  classes (weights + biases), c = max(1, round(published * multiplier))."""
+  c1, c2, h1, h2 = (max(1, round(n * multiplier)) for n in (6, 16, 120, 84))
+  return ((25 * 1 * c1 + c1) + (25 * c1 * c2 + c2) + (25 * c2 * h1 + h1)
+          + (h1 * h2 + h2) + (h2 * num_classes + num_classes))
+
+
+@pytest.mark.parametrize('multiplier, expected', [
+    (1.0, 61_706), (0.5, 15_738), (0.01, 100)])
+def test_lenet5_width_multiplier_scales_every_layer(multiplier, expected):
+  assert _lenet5_params(multiplier) == expected
+  model = models.create('lenet5', num_classes=10,
+                        width_multiplier=multiplier)
+  params = abstract_variables(model, (32, 32, 1))['params']
+  assert count_params(params) == expected
+  assert params['Conv_0']['kernel'].shape == (
+      5, 5, 1, max(1, round(6 * multiplier)))
+
+
+def test_lenet5_1998_has_no_knobs():
+  for field in ('activation', 'width_multiplier'):
+    with pytest.raises(errors.ConfigError, match=f'no field.*{field}'):
+      models.create('lenet5_1998', num_classes=10, **{field: 1})

@@ -5,9 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnnzoo import models
+from cnnzoo import errors, models
 from cnnzoo.models import alexnet, layers
-from tests.model_helpers import count_params, preset_variables
+from tests.model_helpers import (abstract_variables, count_params,
+                                 logits_with_activation, preset_variables)
 
 
 @pytest.mark.parametrize('name, expected', [('alexnet', 61_100_840),
@@ -124,3 +125,69 @@ def test_small_input_train_uses_dropout(small_alexnet):
   np.testing.assert_array_equal(first, train(1))
   assert not np.allclose(first, train(2))
   assert not np.allclose(first, model.apply(variables, x))
+
+
+def test_alexnet_activation_changes_outputs_not_parameters():
+  model = models.create('alexnet', num_classes=10, small_input=True)
+  assert model.activation == 'relu'
+  relu, leaky, count, leaky_count = logits_with_activation(
+      model, (32, 32, 3), 'leaky_relu')
+  assert count == leaky_count
+  assert relu.shape == leaky.shape == (2, 10)
+  assert not np.allclose(relu, leaky, atol=1e-4)
+
+
+def test_use_batchnorm_adds_one_batchnorm_per_conv():
+  plain = preset_variables('alexnet')
+  normed = preset_variables('alexnet', use_batchnorm=True)
+  maps = 64 + 192 + 384 + 256 + 256  # The five convs' output maps.
+  # A scale and a bias per map in params, a mean and a variance in stats.
+  assert count_params(normed['params']) - count_params(plain['params']) == (
+      2 * maps)
+  assert count_params(normed['batch_stats']) == 2 * maps
+  assert 'batch_stats' not in plain
+  assert normed['params']['features_3_bn']['scale'].shape == (192,)
+  # The convs keep torchvision's names, so its weights still map.
+  assert set(plain['params']) < set(normed['params'])
+
+
+def test_use_batchnorm_normalizes_with_batch_statistics_in_training():
+  model = models.create('alexnet', num_classes=10, small_input=True,
+                        use_batchnorm=True, dropout_rate=0.0)
+  x = jax.random.normal(jax.random.PRNGKey(1), (4, 32, 32, 3)) * 3 + 2
+  variables = model.init(jax.random.PRNGKey(0), x)
+  logits, updates = model.apply(variables, x, train=True,
+                                mutable=['batch_stats'])
+  mean = updates['batch_stats']['features_0_bn']['mean']
+  assert mean.shape == (64,) and not np.allclose(mean, 0.0)
+  assert not np.allclose(logits, model.apply(variables, x), atol=1e-4)
+
+
+def _alexnet_params(multiplier, num_classes=1000):
+  """Each conv k*k*in*out + out with out = max(1, round(maps * multiplier));
+  then 6*6*last -> 4096 -> 4096 -> classes, weights and biases."""
+  total, inputs = 0, 3
+  for kernel, maps in ((11, 64), (5, 192), (3, 384), (3, 256), (3, 256)):
+    out = max(1, round(maps * multiplier))
+    total += kernel * kernel * inputs * out + out
+    inputs = out
+  return (total + (6 * 6 * inputs * 4096 + 4096) + (4096 * 4096 + 4096)
+          + (4096 * num_classes + num_classes))
+
+
+@pytest.mark.parametrize('multiplier, expected', [(1.0, 61_100_840),
+                                                  (0.5, 40_380_296)])
+def test_width_multiplier_scales_the_convs_only(multiplier, expected):
+  assert _alexnet_params(multiplier) == expected
+  params = preset_variables('alexnet',
+                            width_multiplier=multiplier)['params']
+  assert count_params(params) == expected
+  assert params['features_10']['kernel'].shape[-1] == round(256 * multiplier)
+  assert params['classifier_4']['kernel'].shape == (4096, 4096)
+
+
+def test_alexnet_2012_keeps_the_papers_design():
+  with pytest.raises(errors.ConfigError, match='no field'):
+    models.create('alexnet_2012', num_classes=10, use_batchnorm=True)
+  assert abstract_variables(models.create('alexnet_2012', num_classes=10),
+                            (227, 227, 3)).keys() == {'params'}

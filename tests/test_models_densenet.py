@@ -13,8 +13,10 @@ import pytest
 
 from cnnzoo import models
 from cnnzoo.models import densenet
-from tests.model_helpers import (count_params, layer_output_shapes,
-                                 numpy_variables, preset_variables)
+from tests.model_helpers import (abstract_variables, count_params,
+                                 layer_output_shapes, logits_with_activation,
+                                 numpy_variables, preset_variables,
+                                 train_logits)
 
 
 @pytest.mark.parametrize('name, count', [('densenet121', 7_978_856),
@@ -103,3 +105,49 @@ def test_init_runs_and_drop_rate_drops_new_maps_in_training():
   assert not np.allclose(train(dropping, 2), train(dropping, 3))
   np.testing.assert_array_equal(dropping.apply(variables, x),
                                 tiny.apply(variables, x))  # Off in eval.
+
+
+# A DenseNet small enough to run in a second: 8 stem maps, two blocks of two
+# layers growing by 4 maps, 5 classes.
+TINY = dict(num_classes=5, small_input=True, growth_rate=4,
+            num_init_features=8)
+
+
+def test_block_config_from_a_config_list():
+  model = models.create('densenet121', block_config=[2, 2], **TINY)
+  assert model.block_config == (2, 2)
+  hash(model)  # A TrainState holds the model as jit-static data.
+  params = abstract_variables(model, (16, 16, 3))['params']
+  # A layer seeing m maps: norm1 2m, 1x1 conv m*16, norm2 2*16, 3x3 conv
+  # 9*16*4 (bn_size 4 * growth 4 = 16 maps, then growth 4 new ones).
+  layer = lambda m: 2 * m + m * 16 + 2 * 16 + 9 * 16 * 4  # noqa: E731
+  assert count_params(params) == (
+      (9 * 3 * 8 + 2 * 8)  # Stem conv (no bias) and norm0.
+      + layer(8) + layer(12)  # Block 1: 8 -> 16 maps.
+      + (2 * 16 + 16 * 8)  # Transition: 16 -> 8 maps.
+      + layer(8) + layer(12)  # Block 2: 8 -> 16 maps.
+      + 2 * 16 + (16 * 5 + 5))  # norm5 and the classifier.
+
+
+def test_activation_changes_outputs_not_parameters():
+  model = models.create('densenet121', block_config=(2, 2), **TINY)
+  assert model.activation == 'relu'
+  relu, silu, count, silu_count = logits_with_activation(
+      model, (16, 16, 3), 'silu')
+  assert count == silu_count
+  assert relu.shape == silu.shape == (2, 5)
+  assert not np.allclose(relu, silu, atol=1e-4)
+
+
+def test_dropout_rate_drops_before_the_classifier_in_training_only():
+  model = models.create('densenet121', block_config=(2, 2), dropout_rate=0.5,
+                        **TINY)
+  x = jax.random.normal(jax.random.PRNGKey(0), (4, 16, 16, 3))
+  variables = model.init(jax.random.PRNGKey(1), x)
+  assert not np.allclose(train_logits(model, variables, x, 2),
+                         train_logits(model, variables, x, 3))
+  without = model.clone(dropout_rate=0.0)
+  np.testing.assert_array_equal(train_logits(without, variables, x, 2),
+                                train_logits(without, variables, x, 3))
+  np.testing.assert_array_equal(model.apply(variables, x),
+                                without.apply(variables, x))

@@ -8,7 +8,8 @@ import pytest
 from cnnzoo import models
 from cnnzoo.models import efficientnet
 from tests.model_helpers import (abstract_variables, count_params,
-                                 layer_output_shapes, preset_variables)
+                                 layer_output_shapes, logits_with_activation,
+                                 preset_variables)
 
 # torchvision 0.29: parameter counts at 1000 classes and weights' crop sizes.
 PRESETS = [
@@ -147,3 +148,23 @@ def test_small_input_forward_in_eval_and_train_mode(small_b0, shape):
   assert not np.allclose(first, train(variables, jax.random.PRNGKey(3))[0])
   before = variables['batch_stats']['features_0_1']['mean']
   assert not np.allclose(before, updates['batch_stats']['features_0_1']['mean'])
+
+
+def test_activation_changes_outputs_not_parameters():
+  # One block per stage (depth_mult 0.1) keeps the eager forward short.
+  model = models.create('efficientnet_b0', num_classes=10, small_input=True,
+                        depth_mult=0.1)
+  assert model.activation == 'silu'
+  silu, relu, count, relu_count = logits_with_activation(
+      model, (32, 32, 3), 'relu')
+  assert count == relu_count
+  assert silu.shape == relu.shape == (2, 10)
+  assert not np.allclose(silu, relu, atol=1e-4)
+
+
+def test_width_multiplier_is_the_presets_channel_multiplier():
+  b2 = models.create('efficientnet_b2', num_classes=10)
+  assert b2.width_multiplier == 1.1
+  params = preset_variables('efficientnet_b0', width_multiplier=1.1,
+                            depth_mult=1.2, dropout_rate=0.3)['params']
+  assert count_params(params) == 9_109_994  # torchvision's b2.

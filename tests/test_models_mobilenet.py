@@ -8,10 +8,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnnzoo import models
+from cnnzoo import errors, models
 from cnnzoo.models import mobilenet
 from tests.model_helpers import (abstract_variables, count_params,
-                                 layer_output_shapes, preset_variables)
+                                 layer_output_shapes, logits_with_activation,
+                                 preset_variables)
 
 
 @pytest.mark.parametrize('name, count', [
@@ -25,15 +26,15 @@ def test_parameter_counts_equal_torchvisions(name, count):
   assert count_params(preset_variables(name)['params']) == count
 
 
-@pytest.mark.parametrize('name, width_mult, count', [
-    # torchvision 0.29 with the same width_mult.
+@pytest.mark.parametrize('name, width_multiplier, count', [
+    # torchvision 0.29 with the same width_multiplier.
     ('mobilenet_v2', 0.5, 1_968_680),
     ('mobilenet_v2', 1.4, 6_108_776),
     ('mobilenet_v3_small', 0.75, 1_653_920),
     ('mobilenet_v3_large', 0.5, 1_734_576),
 ])
-def test_width_mult_matches_torchvision(name, width_mult, count):
-  params = preset_variables(name, width_mult=width_mult)['params']
+def test_width_multiplier_matches_torchvision(name, width_multiplier, count):
+  params = preset_variables(name, width_multiplier=width_multiplier)['params']
   assert count_params(params) == count
 
 
@@ -182,3 +183,20 @@ def test_small_input_forward_in_eval_and_train_mode(name, shape):
   after = jax.tree.leaves(updates['batch_stats'])
   assert len(before) == len(after) and any(
       not np.allclose(b, a) for b, a in zip(before, after))
+
+
+@pytest.mark.parametrize('name, default', [('mobilenet_v1', 'relu'),
+                                           ('mobilenet_v2', 'relu6')])
+def test_activation_changes_outputs_not_parameters(name, default):
+  model = models.create(name, num_classes=10, small_input=True)
+  assert model.activation == default
+  before, tanh, count, tanh_count = logits_with_activation(
+      model, (32, 32, 3), 'tanh')
+  assert count == tanh_count
+  assert before.shape == tanh.shape == (2, 10)
+  assert not np.allclose(before, tanh, atol=1e-4)
+
+
+def test_v3_keeps_its_searched_activations():
+  with pytest.raises(errors.ConfigError, match='no field.*activation'):
+    models.create('mobilenet_v3_small', num_classes=10, activation='relu')

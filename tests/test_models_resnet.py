@@ -6,12 +6,14 @@ runs under jax.eval_shape or on a tiny ResNet (few blocks, narrow width).
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
 from cnnzoo import models
 from tests.model_helpers import (abstract_variables, count_params,
-                                 layer_output_shapes, preset_variables)
+                                 layer_output_shapes, logits_with_activation,
+                                 preset_variables, train_logits)
 
 TORCHVISION_PARAMS = {
     'resnet18': 11_689_512,
@@ -145,3 +147,78 @@ def test_resnet18_small_input_trains_with_batch_statistics(resnet18_small):
   # Training normalizes with the batch's statistics, evaluation with the
   # (fresh) running ones: the logits differ.
   assert not np.allclose(logits, model.apply(variables, x), atol=1e-3)
+
+
+def _basic_resnet_params(stage_sizes, width=64, num_classes=1000):
+  """Parameters of a BasicBlock ResNet as torchvision builds it.
+
+  Stem: 7x7 conv 3 -> width (no bias) and BatchNorm (scale and bias). Stage
+  i has planes = width * 2**i; each block two 3x3 convs and two BatchNorms,
+  plus a 1x1 conv and BatchNorm shortcut where its input maps differ. fc:
+  last planes -> classes, with bias.
+  """
+  total, inputs = 7 * 7 * 3 * width + 2 * width, width
+  for i, blocks in enumerate(stage_sizes):
+    planes = width * 2**i
+    for _ in range(blocks):
+      total += 9 * inputs * planes + 9 * planes * planes + 4 * planes
+      if inputs != planes:
+        total += inputs * planes + 2 * planes
+      inputs = planes
+  return total + inputs * num_classes + num_classes
+
+
+@pytest.mark.parametrize('multiplier, expected', [(1.0, 11_689_512),
+                                                  (0.5, 3_055_880)])
+def test_width_multiplier_scales_every_stage(multiplier, expected):
+  assert _basic_resnet_params((2, 2, 2, 2), round(64 * multiplier)) == (
+      expected)
+  params = preset_variables('resnet18',
+                            width_multiplier=multiplier)['params']
+  assert count_params(params) == expected
+  assert params['layer4_1']['conv2']['kernel'].shape[-1] == 512 * multiplier
+  # It multiplies `width`: half of 64 is 32, whichever knob halves it.
+  assert count_params(preset_variables('resnet18', width=32)['params']) == (
+      _basic_resnet_params((2, 2, 2, 2), 32))
+
+
+def test_stage_sizes_from_a_config_list():
+  config = ml_collections.ConfigDict({'name': 'resnet18',
+                                      'stage_sizes': [1, 1, 1, 1]})
+  fields = {k: v for k, v in config.items() if k != 'name'}
+  model = models.create(config.name, num_classes=1000, **fields)
+  assert model.stage_sizes == (1, 1, 1, 1)
+  hash(model)  # A TrainState holds the model as jit-static data.
+  params = abstract_variables(model, (224, 224, 3))['params']
+  assert count_params(params) == _basic_resnet_params((1, 1, 1, 1)) == (
+      5_418_792)
+  assert 'layer1_1' not in params and 'layer4_0' in params
+
+
+TINY = dict(num_classes=10, small_input=True, stage_sizes=(1, 1), width=8)
+
+
+def test_activation_changes_outputs_not_parameters():
+  model = models.create('resnet18', **TINY)
+  assert model.activation == 'relu'
+  relu, tanh, count, tanh_count = logits_with_activation(
+      model, (16, 16, 3), 'tanh')
+  assert count == tanh_count
+  assert relu.shape == tanh.shape == (2, 10)
+  assert not np.allclose(relu, tanh, atol=1e-4)
+
+
+def test_dropout_before_fc_only_in_training():
+  model = models.create('resnet18', dropout_rate=0.5, **TINY)
+  x = jax.random.normal(jax.random.PRNGKey(1), (4, 16, 16, 3))
+  variables = model.init(jax.random.PRNGKey(0), x)
+  np.testing.assert_array_equal(train_logits(model, variables, x, 1),
+                                train_logits(model, variables, x, 1))
+  assert not np.allclose(train_logits(model, variables, x, 1),
+                         train_logits(model, variables, x, 2))
+  # Evaluation drops nothing: the logits of the model without dropout.
+  without = model.clone(dropout_rate=0.0)
+  np.testing.assert_array_equal(model.apply(variables, x),
+                                without.apply(variables, x))
+  np.testing.assert_array_equal(train_logits(without, variables, x, 1),
+                                train_logits(without, variables, x, 2))

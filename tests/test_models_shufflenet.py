@@ -8,7 +8,8 @@ import pytest
 from cnnzoo import models
 from cnnzoo.models import shufflenet
 from tests.model_helpers import (abstract_variables, count_params,
-                                 layer_output_shapes, preset_variables)
+                                 layer_output_shapes, logits_with_activation,
+                                 preset_variables)
 
 
 @pytest.mark.parametrize('name, count', [
@@ -149,3 +150,52 @@ def test_small_input_forward_in_eval_and_train_mode(name, shape):
       np.allclose(a, b) for a, b in zip(old, new))
   np.testing.assert_array_equal(
       train_logits, train(variables, jax.random.PRNGKey(3))[0])
+
+
+def test_stages_repeats_from_a_config_list():
+  model = models.create('shufflenet_v2_x0_5', num_classes=1000,
+                        stages_repeats=[1, 1, 1],
+                        stages_out_channels=[24, 48, 96, 192, 1024])
+  assert model.stages_repeats == (1, 1, 1)
+  assert model.stages_out_channels == (24, 48, 96, 192, 1024)
+  hash(model)  # A TrainState holds the model as jit-static data.
+  params = abstract_variables(model, (224, 224, 3))['params']
+
+  def stride_1_unit(half):  # branch2: 1x1, BN, 3x3 depthwise, BN, 1x1, BN.
+    return 2 * half * half + 9 * half + 3 * 2 * half
+
+  # Each stage keeps its stride-2 unit and loses 3, 7 and 3 stride-1 units.
+  assert count_params(params) == 1_366_792 - (
+      3 * stride_1_unit(24) + 7 * stride_1_unit(48) + 3 * stride_1_unit(96))
+  assert 'stage3_1' not in params and 'stage4_0' in params
+
+
+@pytest.mark.parametrize('name', ['shufflenet_v2_x0_5', 'shufflenet_v1'])
+def test_activation_changes_outputs_not_parameters(name):
+  model = models.create(name, num_classes=10, small_input=True,
+                        stages_repeats=(1, 1, 1))
+  assert model.activation == 'relu'
+  relu, tanh, count, tanh_count = logits_with_activation(
+      model, (16, 16, 3), 'tanh')
+  assert count == tanh_count
+  assert relu.shape == tanh.shape == (2, 10)
+  assert not np.allclose(relu, tanh, atol=1e-4)
+
+
+@pytest.mark.parametrize('name', ['shufflenet_v2_x0_5', 'shufflenet_v1'])
+def test_dropout_rate_drops_before_the_classifier_in_training_only(name):
+  model = models.create(name, num_classes=10, small_input=True,
+                        stages_repeats=(1, 1, 1), dropout_rate=0.5)
+  x = jax.random.normal(jax.random.PRNGKey(0), (4, 16, 16, 3))
+  variables = model.init(jax.random.PRNGKey(1), x)
+
+  def train(module, seed):
+    return module.apply(variables, x, train=True,
+                        rngs={'dropout': jax.random.PRNGKey(seed)},
+                        mutable=['batch_stats'])[0]
+
+  assert not np.allclose(train(model, 2), train(model, 3))
+  without = model.clone(dropout_rate=0.0)
+  np.testing.assert_array_equal(train(without, 2), train(without, 3))
+  np.testing.assert_array_equal(model.apply(variables, x),
+                                without.apply(variables, x))

@@ -8,7 +8,7 @@ import pytest
 from cnnzoo import models
 from cnnzoo.models import layers
 from tests.model_helpers import (count_params, layer_output_shapes,
-                                 preset_variables)
+                                 logits_with_activation, preset_variables)
 
 
 @pytest.mark.parametrize('name, count', [('squeezenet1_0', 1_248_424),
@@ -77,3 +77,28 @@ def test_small_input_forward_in_eval_and_train_mode(shape):
   first = train(variables, jax.random.PRNGKey(2))
   assert first.shape == (2, 10) and bool(jnp.all(jnp.isfinite(first)))
   assert not np.allclose(first, train(variables, jax.random.PRNGKey(3)))
+
+
+def test_activation_changes_outputs_not_parameters():
+  model = models.create('squeezenet1_1', num_classes=10, small_input=True)
+  assert model.activation == 'relu'
+  relu, tanh, count, tanh_count = logits_with_activation(
+      model, (32, 32, 3), 'tanh')
+  assert count == tanh_count
+  assert relu.shape == tanh.shape == (2, 10)
+  assert not np.allclose(relu, tanh, atol=1e-4)
+  assert bool(jnp.all(tanh >= 0))  # The head keeps its ReLU.
+
+
+def test_layers_from_a_config_list():
+  model = models.create('squeezenet1_1', num_classes=10, small_input=True,
+                        layers=['M', [16, 64, 64]])
+  assert model.layers == ('M', (16, 64, 64))
+  hash(model)  # A TrainState holds the model as jit-static data.
+  params = preset_variables('squeezenet1_1', (32, 32, 3), num_classes=10,
+                            small_input=True,
+                            layers=['M', [16, 64, 64]])['params']
+  # Stem 3x3 3 -> 64, Fire 64 -> 16 -> 64 + 64, classifier 128 -> 10.
+  assert count_params(params) == (
+      (27 * 64 + 64) + (64 * 16 + 16) + (16 * 64 + 64) + (9 * 16 * 64 + 64)
+      + (128 * 10 + 10))

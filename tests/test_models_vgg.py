@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from cnnzoo import models
-from tests.model_helpers import count_params, preset_variables
+from cnnzoo.models import vgg
+from tests.model_helpers import (count_params, logits_with_activation,
+                                 preset_variables)
 
 TORCHVISION_COUNTS = {
     'vgg11': 132_863_336, 'vgg13': 133_047_848, 'vgg16': 138_357_544,
@@ -80,3 +82,56 @@ def test_small_input_batchnorm_updates_statistics_in_training():
   assert not np.allclose(before, after)
   np.testing.assert_array_equal(model.apply(variables, x),
                                 model.apply(variables, x))
+
+
+def test_use_batchnorm_is_the_bn_presets_field():
+  assert models.create('vgg11_bn', num_classes=10).use_batchnorm
+  assert not models.create('vgg11', num_classes=10).use_batchnorm
+  params = preset_variables('vgg11', use_batchnorm=True)['params']
+  assert count_params(params) == TORCHVISION_COUNTS['vgg11_bn']
+
+
+def test_activation_changes_outputs_not_parameters():
+  model = models.create('vgg11', num_classes=10, small_input=True)
+  assert model.activation == 'relu'
+  relu, tanh, count, tanh_count = logits_with_activation(
+      model, (32, 32, 3), 'tanh')
+  assert count == tanh_count == 9_225_610
+  assert relu.shape == tanh.shape == (2, 10)
+  assert not np.allclose(relu, tanh, atol=1e-4)
+
+
+def _vgg_params(cfg, multiplier, num_classes=1000):
+  """3x3 convs of max(1, round(maps * multiplier)) maps (weights + biases),
+  then 7*7*last -> 4096 -> 4096 -> classes."""
+  total, inputs = 0, 3
+  for maps in cfg:
+    if maps != 'M':
+      out = max(1, round(maps * multiplier))
+      total += 9 * inputs * out + out
+      inputs = out
+  return (total + (7 * 7 * inputs * 4096 + 4096) + (4096 * 4096 + 4096)
+          + (4096 * num_classes + num_classes))
+
+
+@pytest.mark.parametrize('multiplier, expected', [(1.0, 132_863_336),
+                                                  (0.5, 74_568_872)])
+def test_width_multiplier_scales_the_convs_only(multiplier, expected):
+  assert _vgg_params(vgg.CFG_A, multiplier) == expected
+  params = preset_variables('vgg11', width_multiplier=multiplier)['params']
+  assert count_params(params) == expected
+  assert params['features_18']['kernel'].shape[-1] == round(512 * multiplier)
+  assert params['classifier_3']['kernel'].shape == (4096, 4096)
+
+
+def test_layers_from_a_config_list_set_the_depth():
+  model = models.create('vgg11', num_classes=10, small_input=True,
+                        layers=[8, 'M', 16, 'M', 16, 'M'])
+  assert model.layers == (8, 'M', 16, 'M', 16, 'M')
+  hash(model)  # A TrainState holds the model as jit-static data.
+  params = preset_variables('vgg11', (32, 32, 3), num_classes=10,
+                            small_input=True,
+                            layers=[8, 'M', 16, 'M', 16, 'M'])['params']
+  # 3x3 convs 3 -> 8 -> 16 -> 16, then one Dense 16 -> 10.
+  assert count_params(params) == (
+      (27 * 8 + 8) + (72 * 16 + 16) + (144 * 16 + 16) + (16 * 10 + 10))

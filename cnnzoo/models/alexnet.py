@@ -45,6 +45,13 @@ and the classifier at 7x7 (28x28: 13x13 and 6x6). In `alexnet` the adaptive
 pool then brings that to 6x6, so its classifier keeps its 9216 inputs; in
 `alexnet_2012`, fc6 takes the flattened 7x7x256 (32x32) or 6x6x256 (28x28).
 
+`alexnet` has three more knobs; at their defaults it is torchvision's:
+`activation` (a name of layers.ACTIVATIONS, for every ReLU),
+`use_batchnorm` (a BatchNorm after each conv, before its activation, as the
+reference Keras AlexNet has; named after its conv: `features_0_bn`, ...)
+and `width_multiplier` (scales the five convs' maps, rounded, at least 1;
+the 4096-unit dense layers stay). `alexnet_2012` keeps the paper's design.
+
 Layers are named after torchvision's state_dict paths with '.' as '_'
 (`features_0`, ..., `classifier_6`), and maps are flattened in PyTorch's
 (C, H, W) order, so torchvision's weights load with plain transposes.
@@ -59,6 +66,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
+from cnnzoo.models import layers
 from cnnzoo.models.conv import Conv
 from cnnzoo.models.layers import adaptive_avg_pool, flatten_chw
 
@@ -92,36 +100,45 @@ class AlexNet(nn.Module):
   num_classes: int = 1000
   dropout_rate: float = 0.5  # Before each of the first two dense layers.
   small_input: bool = False  # 3x3 stride-1 conv1, no first max pool.
+  activation: str = 'relu'  # After each conv and hidden dense layer.
+  use_batchnorm: bool = False  # BatchNorm after each conv, before activation.
+  width_multiplier: float = 1.0  # Scales the conv maps; not the 4096 units.
   dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    conv = functools.partial(Conv, kernel_init=_torch_default_init,
-                             dtype=self.dtype)
+    activation = layers.activation_fn(self.activation)
     dense = functools.partial(nn.Dense, kernel_init=_torch_default_init,
                               dtype=self.dtype)
+
+    def conv(x, features, kernel, strides=(1, 1), *, padding, name):
+      x = Conv(layers.scaled_width(features, self.width_multiplier), kernel,
+               strides, padding=padding, kernel_init=_torch_default_init,
+               dtype=self.dtype, name=name)(x)
+      if self.use_batchnorm:
+        x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                         epsilon=1e-5, dtype=self.dtype, name=f'{name}_bn')(x)
+      return activation(x)
+
     x = x.astype(self.dtype)
     if self.small_input:
-      x = conv(64, (3, 3), padding=((1, 1), (1, 1)), name='features_0')(x)
+      x = conv(x, 64, (3, 3), padding=((1, 1), (1, 1)), name='features_0')
     else:
-      x = conv(64, (11, 11), (4, 4), padding=((2, 2), (2, 2)),
-               name='features_0')(x)
-    x = nn.relu(x)
-    if not self.small_input:
+      x = conv(x, 64, (11, 11), (4, 4), padding=((2, 2), (2, 2)),
+               name='features_0')
       x = _max_pool(x)
-    x = nn.relu(conv(192, (5, 5), padding=((2, 2), (2, 2)),
-                     name='features_3')(x))
+    x = conv(x, 192, (5, 5), padding=((2, 2), (2, 2)), name='features_3')
     x = _max_pool(x)
     for index, features in ((6, 384), (8, 256), (10, 256)):
-      x = nn.relu(conv(features, (3, 3), padding=((1, 1), (1, 1)),
-                       name=f'features_{index}')(x))
+      x = conv(x, features, (3, 3), padding=((1, 1), (1, 1)),
+               name=f'features_{index}')
     x = _max_pool(x)
     x = adaptive_avg_pool(x, (6, 6))
     x = flatten_chw(x)
 
     for index in (1, 4):
       x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-      x = nn.relu(dense(4096, name=f'classifier_{index}')(x))
+      x = activation(dense(4096, name=f'classifier_{index}')(x))
     x = dense(self.num_classes, name='classifier_6')(x)
     return x.astype(jnp.float32)
 

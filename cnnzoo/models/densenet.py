@@ -11,6 +11,11 @@ blocks of (6, 12, 24, 16), (6, 12, 32, 32) and (6, 12, 48, 32) layers:
 7,978,856, 14,149,480 and 20,013,928 parameters at 1000 classes, as in
 torchvision.
 
+Knobs beyond torchvision's (`block_config`, a tuple or, from a config, a
+list; `growth_rate`, `bn_size`, `drop_rate`...): `activation` (a name of
+`layers.ACTIVATIONS`, for every ReLU) and `dropout_rate` (dropout before the
+classifier in training; 0, none, as in torchvision).
+
 `small_input=True` is the CIFAR variant: the stem conv is 3x3 with stride 1
 and padding 1 (still 64 maps) and the stem max-pool is dropped, so a 32x32
 image reaches the blocks at 32x32 (and the last block at 4x4) instead of 8x8.
@@ -22,11 +27,12 @@ Flax path features_denseblock1/denselayer1/norm1 is torchvision's
 """
 
 import functools
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
 
+from cnnzoo.models import layers
 from cnnzoo.models.conv import Conv
 
 # torchvision initializes convs with kaiming_normal_ (fan_in, gain sqrt 2).
@@ -40,15 +46,16 @@ class DenseLayer(nn.Module):
   bn_size: int
   drop_rate: float
   dtype: Any = jnp.float32
+  activation: Callable = nn.relu
 
   @nn.compact
   def __call__(self, x, train: bool):
     norm = functools.partial(nn.BatchNorm, use_running_average=not train,
                              momentum=0.9, epsilon=1e-5, dtype=self.dtype)
-    x = nn.relu(norm(name='norm1')(x))
+    x = self.activation(norm(name='norm1')(x))
     x = Conv(self.bn_size * self.growth_rate, (1, 1), use_bias=False,
              kernel_init=_conv_init, dtype=self.dtype, name='conv1')(x)
-    x = nn.relu(norm(name='norm2')(x))
+    x = self.activation(norm(name='norm2')(x))
     x = Conv(self.growth_rate, (3, 3), padding=((1, 1), (1, 1)),
              use_bias=False, kernel_init=_conv_init, dtype=self.dtype,
              name='conv2')(x)
@@ -63,12 +70,14 @@ class DenseBlock(nn.Module):
   bn_size: int
   drop_rate: float
   dtype: Any = jnp.float32
+  activation: Callable = nn.relu
 
   @nn.compact
   def __call__(self, x, train: bool):
     for i in range(self.num_layers):
       new = DenseLayer(self.growth_rate, self.bn_size, self.drop_rate,
-                       self.dtype, name=f'denselayer{i + 1}')(x, train)
+                       self.dtype, self.activation,
+                       name=f'denselayer{i + 1}')(x, train)
       x = jnp.concatenate([x, new], axis=-1)
     return x
 
@@ -78,6 +87,7 @@ class Transition(nn.Module):
 
   features: int
   dtype: Any = jnp.float32
+  activation: Callable = nn.relu
 
   @nn.compact
   def __call__(self, x, train: bool):
@@ -85,7 +95,7 @@ class Transition(nn.Module):
                      epsilon=1e-5, dtype=self.dtype, name='norm')(x)
     x = Conv(self.features, (1, 1), use_bias=False,
              kernel_init=_conv_init, dtype=self.dtype,
-             name='conv')(nn.relu(x))
+             name='conv')(self.activation(x))
     return nn.avg_pool(x, (2, 2), strides=(2, 2))
 
 
@@ -98,12 +108,19 @@ class DenseNet(nn.Module):
   bn_size: int = 4
   compression: float = 0.5  # Transitions keep this fraction of the maps.
   drop_rate: float = 0.0  # Dropout on each dense layer's new maps.
+  dropout_rate: float = 0.0  # Dropout before the classifier, in training.
+  activation: str = 'relu'  # Every ReLU's place: stem, layers, head.
   num_classes: int = 1000
   small_input: bool = False  # CIFAR stem: 3x3 stride-1 conv, no max-pool.
   dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
 
+  def __post_init__(self):
+    layers.lists_to_tuples(self, 'block_config')
+    super().__post_init__()
+
   @nn.compact
   def __call__(self, x, train: bool = False):
+    activation = layers.activation_fn(self.activation)
     x = x.astype(self.dtype)
     if self.small_input:
       kernel, stride, padding = (3, 3), (1, 1), ((1, 1), (1, 1))
@@ -114,22 +131,23 @@ class DenseNet(nn.Module):
              name='features_conv0')(x)
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                      epsilon=1e-5, dtype=self.dtype, name='features_norm0')(x)
-    x = nn.relu(x)
+    x = activation(x)
     if not self.small_input:
       x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
 
     for i, num_layers in enumerate(self.block_config):
       x = DenseBlock(num_layers, self.growth_rate, self.bn_size,
-                     self.drop_rate, self.dtype,
+                     self.drop_rate, self.dtype, activation,
                      name=f'features_denseblock{i + 1}')(x, train)
       if i != len(self.block_config) - 1:
         features = int(x.shape[-1] * self.compression)
-        x = Transition(features, self.dtype,
+        x = Transition(features, self.dtype, activation,
                        name=f'features_transition{i + 1}')(x, train)
 
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                      epsilon=1e-5, dtype=self.dtype, name='features_norm5')(x)
-    x = jnp.mean(nn.relu(x), axis=(1, 2))
+    x = jnp.mean(activation(x), axis=(1, 2))
+    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     x = nn.Dense(self.num_classes, dtype=self.dtype, name='classifier')(x)
     return x.astype(jnp.float32)
 

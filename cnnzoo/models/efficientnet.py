@@ -25,6 +25,11 @@ b1 7,794,184; b2 9,109,994; b3 12,233,232; b4 19,341,616; b5 30,389,784;
 b6 43,040,704; b7 66,347,960. Design inputs are the crop sizes of
 torchvision's weights: 224, 240, 288, 300, 380, 456, 528 and 600.
 
+`activation` (a name of `layers.ACTIVATIONS`; 'silu' as torchvision)
+replaces every SiLU, the one inside squeeze-and-excitation included; the
+sigmoid gate stays. `width_multiplier` and `depth_mult` are the knobs the
+presets set.
+
 `small_input=True` gives the stem conv stride 1 instead of 2 (same 3x3
 kernel, padding 1 and maps); nothing else changes. The total stride drops
 from 32 to 16, so a 32x32 (or 28x28) image ends at 2x2 instead of 1x1.
@@ -91,13 +96,15 @@ class MBConv(nn.Module):
   norm_epsilon: float = 1e-5
   norm_momentum: float = 0.9
   dtype: Any = jnp.float32
+  activation: Callable = nn.silu
 
   @nn.compact
   def __call__(self, x, train: bool):
     norm = functools.partial(nn.BatchNorm, use_running_average=not train,
                              momentum=self.norm_momentum,
                              epsilon=self.norm_epsilon, dtype=self.dtype)
-    layer = functools.partial(conv_norm_act, norm=norm, dtype=self.dtype)
+    layer = functools.partial(conv_norm_act, norm=norm, dtype=self.dtype,
+                              activation=self.activation)
     in_features = x.shape[-1]
     expanded = make_divisible(in_features * self.expand_ratio)
     index = 0  # Position in torchvision's `block` Sequential.
@@ -108,7 +115,7 @@ class MBConv(nn.Module):
     y = layer(y, expanded, self.kernel, strides=self.strides,
               groups=expanded, name=f'block_{index}')
     y = layers.SqueezeExcitation(max(1, in_features // 4), self.dtype,
-                                 nn.silu, nn.sigmoid,
+                                 self.activation, nn.sigmoid,
                           name=f'block_{index + 1}')(y)
     y = layer(y, self.features, 1, activation=None,
               name=f'block_{index + 2}')
@@ -123,7 +130,7 @@ class MBConv(nn.Module):
 class EfficientNet(nn.Module):
   """Returns class logits; see the module docstring."""
 
-  width_mult: float = 1.0  # Channel multiplier on B0's stages.
+  width_multiplier: float = 1.0  # Channel multiplier on B0's stages.
   depth_mult: float = 1.0  # Block-count multiplier on B0's stages.
   dropout_rate: float = 0.2  # Before the classifier.
   stochastic_depth_rate: float = 0.2  # Reached (almost) at the last block.
@@ -131,18 +138,21 @@ class EfficientNet(nn.Module):
   norm_momentum: float = 0.9  # Flax convention: 1 - PyTorch's momentum.
   num_classes: int = 1000
   small_input: bool = False  # Stride-1 stem: 32x32 ends at 2x2, not 1x1.
+  activation: str = 'silu'  # After every conv but the projections.
   dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
 
   @nn.compact
   def __call__(self, x, train: bool = False):
+    activation = layers.activation_fn(self.activation)
     x = x.astype(self.dtype)
     norm = functools.partial(nn.BatchNorm, use_running_average=not train,
                              momentum=self.norm_momentum,
                              epsilon=self.norm_epsilon, dtype=self.dtype)
-    layer = functools.partial(conv_norm_act, norm=norm, dtype=self.dtype)
+    layer = functools.partial(conv_norm_act, norm=norm, dtype=self.dtype,
+                              activation=activation)
     stages = [(expand, kernel, stride,
-               make_divisible(in_maps * self.width_mult),
-               make_divisible(out_maps * self.width_mult),
+               make_divisible(in_maps * self.width_multiplier),
+               make_divisible(out_maps * self.width_multiplier),
                math.ceil(blocks * self.depth_mult))
               for expand, kernel, stride, in_maps, out_maps, blocks
               in B0_STAGES]
@@ -156,7 +166,7 @@ class EfficientNet(nn.Module):
         x = MBConv(features, kernel, stride if j == 0 else 1, expand,
                    self.stochastic_depth_rate * block_id / total_blocks,
                    self.norm_epsilon, self.norm_momentum, self.dtype,
-                   name=f'features_{i + 1}_{j}')(x, train)
+                   activation, name=f'features_{i + 1}_{j}')(x, train)
         block_id += 1
     x = layer(x, 4 * stages[-1][4], 1, name=f'features_{len(stages) + 1}')
 
@@ -170,23 +180,23 @@ class EfficientNet(nn.Module):
 # torchvision's B5-B7: BatchNorm2d(eps=0.001, momentum=0.01).
 _b5_norm = dict(norm_epsilon=1e-3, norm_momentum=0.99)
 
-EfficientNetB0 = functools.partial(EfficientNet, width_mult=1.0,
+EfficientNetB0 = functools.partial(EfficientNet, width_multiplier=1.0,
                                    depth_mult=1.0, dropout_rate=0.2)
-EfficientNetB1 = functools.partial(EfficientNet, width_mult=1.0,
+EfficientNetB1 = functools.partial(EfficientNet, width_multiplier=1.0,
                                    depth_mult=1.1, dropout_rate=0.2)
-EfficientNetB2 = functools.partial(EfficientNet, width_mult=1.1,
+EfficientNetB2 = functools.partial(EfficientNet, width_multiplier=1.1,
                                    depth_mult=1.2, dropout_rate=0.3)
-EfficientNetB3 = functools.partial(EfficientNet, width_mult=1.2,
+EfficientNetB3 = functools.partial(EfficientNet, width_multiplier=1.2,
                                    depth_mult=1.4, dropout_rate=0.3)
-EfficientNetB4 = functools.partial(EfficientNet, width_mult=1.4,
+EfficientNetB4 = functools.partial(EfficientNet, width_multiplier=1.4,
                                    depth_mult=1.8, dropout_rate=0.4)
-EfficientNetB5 = functools.partial(EfficientNet, width_mult=1.6,
+EfficientNetB5 = functools.partial(EfficientNet, width_multiplier=1.6,
                                    depth_mult=2.2, dropout_rate=0.4,
                                    **_b5_norm)
-EfficientNetB6 = functools.partial(EfficientNet, width_mult=1.8,
+EfficientNetB6 = functools.partial(EfficientNet, width_multiplier=1.8,
                                    depth_mult=2.6, dropout_rate=0.5,
                                    **_b5_norm)
-EfficientNetB7 = functools.partial(EfficientNet, width_mult=2.0,
+EfficientNetB7 = functools.partial(EfficientNet, width_multiplier=2.0,
                                    depth_mult=3.1, dropout_rate=0.5,
                                    **_b5_norm)
 

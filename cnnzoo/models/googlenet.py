@@ -20,6 +20,9 @@ losses. They are built at init whatever `train` is, so their parameters
 always exist. 6,624,904 parameters at 1000 classes without them, 13,004,888
 with them, as in torchvision.
 
+`activation` (a name of `layers.ACTIVATIONS`; 'relu' as torchvision) is
+the function of every BasicConv2d and of the auxiliary heads' hidden layer.
+
 `small_input=True` is the CIFAR variant of kuangliu/pytorch-cifar: a single
 3x3 stride-1 BasicConv2d to 192 maps (named `conv1`) replaces conv1, maxpool1,
 conv2, conv3 and maxpool2, so a 32x32 (28x28) image reaches 3a at 32x32
@@ -32,12 +35,13 @@ aux1/fc1 is `aux1.fc1`, the head is `fc`.
 """
 
 import functools
-from typing import Any
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnzoo.models.conv import Conv
+from cnnzoo.models import layers
 from cnnzoo.models.layers import adaptive_avg_pool, max_pool_ceil
 
 
@@ -54,6 +58,7 @@ class BasicConv2d(nn.Module):
   padding: int | tuple[int, int] = 0  # Symmetric, per spatial axis.
   init_std: float = 0.01  # torchvision's truncated normal; +-2 never binds.
   dtype: Any = jnp.float32
+  activation: Callable = nn.relu
 
   @nn.compact
   def __call__(self, x, train: bool):
@@ -63,7 +68,7 @@ class BasicConv2d(nn.Module):
              dtype=self.dtype, name='conv')(x)
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                      epsilon=1e-3, dtype=self.dtype, name='bn')(x)
-    return nn.relu(x)
+    return self.activation(x)
 
 
 class Inception(nn.Module):
@@ -76,10 +81,12 @@ class Inception(nn.Module):
   ch5x5: int  # Made by a 3x3 conv, as in torchvision.
   pool_proj: int
   dtype: Any = jnp.float32
+  activation: Callable = nn.relu
 
   @nn.compact
   def __call__(self, x, train: bool):
-    conv = functools.partial(BasicConv2d, dtype=self.dtype)
+    conv = functools.partial(BasicConv2d, dtype=self.dtype,
+                             activation=self.activation)
     branch1 = conv(self.ch1x1, 1, name='branch1')(x, train)
     branch2 = conv(self.ch3x3red, 1, name='branch2_0')(x, train)
     branch2 = conv(self.ch3x3, 3, padding=1, name='branch2_1')(branch2, train)
@@ -96,16 +103,18 @@ class InceptionAux(nn.Module):
   num_classes: int
   dropout_rate: float = 0.7
   dtype: Any = jnp.float32
+  activation: Callable = nn.relu
 
   @nn.compact
   def __call__(self, x, train: bool):
     x = adaptive_avg_pool(x, (4, 4))
-    x = BasicConv2d(128, 1, dtype=self.dtype, name='conv')(x, train)
+    x = BasicConv2d(128, 1, dtype=self.dtype, activation=self.activation,
+                    name='conv')(x, train)
     # Flattened channel-major like torchvision, so fc1 imports by transposing.
     x = jnp.transpose(x, (0, 3, 1, 2)).reshape((x.shape[0], -1))
     dense = functools.partial(nn.Dense, dtype=self.dtype,
                               kernel_init=nn.initializers.normal(0.01))
-    x = nn.relu(dense(1024, name='fc1')(x))
+    x = self.activation(dense(1024, name='fc1')(x))
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     logits = dense(self.num_classes, name='fc2')(x).astype(jnp.float32)
     if train:
@@ -135,19 +144,24 @@ class GoogLeNet(nn.Module):
   dropout_rate: float = 0.2  # Before the classifier.
   aux_dropout_rate: float = 0.7  # In the auxiliary classifiers.
   small_input: bool = False  # CIFAR stem: one 3x3 stride-1 conv, no pools.
+  activation: str = 'relu'  # In every BasicConv2d and the aux heads' fc1.
   dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
 
   def _auxiliary(self, name, x, train):
     # At init as well, so the heads' parameters exist for training.
     if self.aux_logits and (train or self.is_initializing()):
       InceptionAux(self.num_classes, self.aux_dropout_rate, self.dtype,
+                   layers.activation_fn(self.activation),
                    name=name)(x, train)
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    conv = functools.partial(BasicConv2d, dtype=self.dtype)
+    activation = layers.activation_fn(self.activation)
+    conv = functools.partial(BasicConv2d, dtype=self.dtype,
+                             activation=activation)
     block = lambda key: Inception(  # noqa: E731
-        *BLOCKS[key], dtype=self.dtype, name=f'inception{key}')
+        *BLOCKS[key], dtype=self.dtype, activation=activation,
+        name=f'inception{key}')
     x = x.astype(self.dtype)
     if self.small_input:
       x = conv(192, 3, padding=1, name='conv1')(x, train)

@@ -22,6 +22,9 @@ its parameters always exist. 27,161,264 parameters at 1000 classes with it,
 normal with std 0.1 for convs and the classifier, 0.001 for the auxiliary
 classifier's linear layer.
 
+`activation` (a name of `layers.ACTIVATIONS`; 'relu' as torchvision) is
+the function of every BasicConv2d, the auxiliary classifier's included.
+
 `small_input=True` keeps 28x28 and 32x32 inputs from vanishing: it changes
 strides and pools only, so every parameter has torchvision's shape.
   - Conv2d_1a_3x3 has stride 1 instead of 2;
@@ -39,25 +42,32 @@ AuxLogits/conv1/bn is `AuxLogits.conv1.bn`, the head is `fc`.
 """
 
 import functools
-from typing import Any
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnzoo.models.googlenet import BasicConv2d
+from cnnzoo.models import layers
 from cnnzoo.models.layers import adaptive_avg_pool
 
 # torchvision initializes every conv (the auxiliary ones too) with std 0.1.
 _Conv = functools.partial(BasicConv2d, init_std=0.1)
 
 
-def _chain(prefix, layers, x, train, dtype):
-  """Runs BasicConv2d layers named prefix_1, prefix_2, ... in sequence.
+def _conv_of(block):
+  """_Conv with the dtype and activation of `block`."""
+  return functools.partial(_Conv, dtype=block.dtype,
+                           activation=block.activation)
 
-  `layers` holds (features, kernel_size[, strides[, padding]]) tuples.
+
+def _chain(conv, prefix, specs, x, train):
+  """Runs `conv` layers named prefix_1, prefix_2, ... in sequence.
+
+  `specs` holds (features, kernel_size[, strides[, padding]]) tuples.
   """
-  for i, layer in enumerate(layers):
-    x = _Conv(*layer, dtype=dtype, name=f'{prefix}_{i + 1}')(x, train)
+  for i, spec in enumerate(specs):
+    x = conv(*spec, name=f'{prefix}_{i + 1}')(x, train)
   return x
 
 
@@ -76,16 +86,18 @@ class InceptionA(nn.Module):
 
   pool_features: int
   dtype: Any = jnp.float32
+  activation: Callable = nn.relu
 
   @nn.compact
   def __call__(self, x, train: bool):
-    chain = functools.partial(_chain, x=x, train=train, dtype=self.dtype)
+    conv = _conv_of(self)
+    chain = functools.partial(_chain, conv, x=x, train=train)
     return jnp.concatenate([
-        _Conv(64, 1, dtype=self.dtype, name='branch1x1')(x, train),
+        conv(64, 1, name='branch1x1')(x, train),
         chain('branch5x5', [(48, 1), (64, 5, 1, 2)]),
         chain('branch3x3dbl', [(64, 1), (96, 3, 1, 1), (96, 3, 1, 1)]),
-        _Conv(self.pool_features, 1, dtype=self.dtype,
-              name='branch_pool')(_avg_pool_3x3(x), train),
+        conv(self.pool_features, 1,
+             name='branch_pool')(_avg_pool_3x3(x), train),
     ], axis=-1)
 
 
@@ -93,12 +105,14 @@ class InceptionB(nn.Module):
   """Grid reduction 35x35 -> 17x17: strided 3x3, 1x1-3x3-3x3/2, max-pool."""
 
   dtype: Any = jnp.float32
+  activation: Callable = nn.relu
 
   @nn.compact
   def __call__(self, x, train: bool):
-    chain = functools.partial(_chain, x=x, train=train, dtype=self.dtype)
+    conv = _conv_of(self)
+    chain = functools.partial(_chain, conv, x=x, train=train)
     return jnp.concatenate([
-        _Conv(384, 3, 2, dtype=self.dtype, name='branch3x3')(x, train),
+        conv(384, 3, 2, name='branch3x3')(x, train),
         chain('branch3x3dbl', [(64, 1), (96, 3, 1, 1), (96, 3, 2)]),
         _max_pool_3x3_stride_2(x),
     ], axis=-1)
@@ -109,19 +123,20 @@ class InceptionC(nn.Module):
 
   channels_7x7: int
   dtype: Any = jnp.float32
+  activation: Callable = nn.relu
 
   @nn.compact
   def __call__(self, x, train: bool):
-    chain = functools.partial(_chain, x=x, train=train, dtype=self.dtype)
+    conv = _conv_of(self)
+    chain = functools.partial(_chain, conv, x=x, train=train)
     c7 = self.channels_7x7
     row, column = ((1, 7), 1, (0, 3)), ((7, 1), 1, (3, 0))
     return jnp.concatenate([
-        _Conv(192, 1, dtype=self.dtype, name='branch1x1')(x, train),
+        conv(192, 1, name='branch1x1')(x, train),
         chain('branch7x7', [(c7, 1), (c7, *row), (192, *column)]),
         chain('branch7x7dbl', [(c7, 1), (c7, *column), (c7, *row),
                                (c7, *column), (192, *row)]),
-        _Conv(192, 1, dtype=self.dtype,
-              name='branch_pool')(_avg_pool_3x3(x), train),
+        conv(192, 1, name='branch_pool')(_avg_pool_3x3(x), train),
     ], axis=-1)
 
 
@@ -129,10 +144,12 @@ class InceptionD(nn.Module):
   """Grid reduction 17x17 -> 8x8: 1x1-3x3/2, 1x1-1x7-7x1-3x3/2, max-pool."""
 
   dtype: Any = jnp.float32
+  activation: Callable = nn.relu
 
   @nn.compact
   def __call__(self, x, train: bool):
-    chain = functools.partial(_chain, x=x, train=train, dtype=self.dtype)
+    conv = _conv_of(self)
+    chain = functools.partial(_chain, conv, x=x, train=train)
     return jnp.concatenate([
         chain('branch3x3', [(192, 1), (320, 3, 2)]),
         chain('branch7x7x3', [(192, 1), (192, (1, 7), 1, (0, 3)),
@@ -145,10 +162,11 @@ class InceptionE(nn.Module):
   """8x8 block whose 3x3 branches end in parallel 1x3 and 3x1 convs."""
 
   dtype: Any = jnp.float32
+  activation: Callable = nn.relu
 
   @nn.compact
   def __call__(self, x, train: bool):
-    conv = functools.partial(_Conv, dtype=self.dtype)
+    conv = _conv_of(self)
 
     def split(prefix, y):  # Parallel 1x3 and 3x1 convs, concatenated.
       return jnp.concatenate([
@@ -174,6 +192,7 @@ class InceptionAux(nn.Module):
   num_classes: int
   adaptive_pool: bool = False  # Pool to 5x5 whatever the input (small_input).
   dtype: Any = jnp.float32
+  activation: Callable = nn.relu
 
   @nn.compact
   def __call__(self, x, train: bool):
@@ -181,8 +200,9 @@ class InceptionAux(nn.Module):
       x = adaptive_avg_pool(x, (5, 5))
     else:
       x = nn.avg_pool(x, (5, 5), (3, 3))
-    x = _Conv(128, 1, dtype=self.dtype, name='conv0')(x, train)
-    x = _Conv(768, 5, dtype=self.dtype, name='conv1')(x, train)
+    conv = _conv_of(self)
+    x = conv(128, 1, name='conv0')(x, train)
+    x = conv(768, 5, name='conv1')(x, train)
     x = jnp.mean(x, axis=(1, 2))
     logits = nn.Dense(self.num_classes, dtype=self.dtype,
                       kernel_init=nn.initializers.normal(0.001),
@@ -198,11 +218,15 @@ class Inception3(nn.Module):
   aux_logits: bool = True  # The auxiliary classifier after Mixed_6e.
   dropout_rate: float = 0.5  # Before the classifier.
   small_input: bool = False  # Stride-1 first conv, no stem max-pools.
+  activation: str = 'relu'  # In every BasicConv2d, the auxiliary ones too.
   dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    conv = functools.partial(_Conv, dtype=self.dtype)
+    # Every conv and block shares the compute dtype and the activation.
+    shared = dict(dtype=self.dtype,
+                  activation=layers.activation_fn(self.activation))
+    conv = functools.partial(_Conv, **shared)
     x = x.astype(self.dtype)
     x = conv(32, 3, 1 if self.small_input else 2,
              name='Conv2d_1a_3x3')(x, train)
@@ -216,17 +240,17 @@ class Inception3(nn.Module):
       x = _max_pool_3x3_stride_2(x)
 
     for name, pool_features in (('5b', 32), ('5c', 64), ('5d', 64)):
-      x = InceptionA(pool_features, self.dtype, name=f'Mixed_{name}')(x, train)
-    x = InceptionB(self.dtype, name='Mixed_6a')(x, train)
+      x = InceptionA(pool_features, **shared, name=f'Mixed_{name}')(x, train)
+    x = InceptionB(**shared, name='Mixed_6a')(x, train)
     for name, c7 in (('6b', 128), ('6c', 160), ('6d', 160), ('6e', 192)):
-      x = InceptionC(c7, self.dtype, name=f'Mixed_{name}')(x, train)
+      x = InceptionC(c7, **shared, name=f'Mixed_{name}')(x, train)
     # At init as well, so the head's parameters exist for training.
     if self.aux_logits and (train or self.is_initializing()):
-      InceptionAux(self.num_classes, self.small_input, self.dtype,
+      InceptionAux(self.num_classes, self.small_input, **shared,
                    name='AuxLogits')(x, train)
-    x = InceptionD(self.dtype, name='Mixed_7a')(x, train)
-    x = InceptionE(self.dtype, name='Mixed_7b')(x, train)
-    x = InceptionE(self.dtype, name='Mixed_7c')(x, train)
+    x = InceptionD(**shared, name='Mixed_7a')(x, train)
+    x = InceptionE(**shared, name='Mixed_7b')(x, train)
+    x = InceptionE(**shared, name='Mixed_7c')(x, train)
 
     x = jnp.mean(x, axis=(1, 2))
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)

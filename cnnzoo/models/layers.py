@@ -1,12 +1,60 @@
 """Layers several model families share, in PyTorch's exact semantics."""
 
+import functools
 from typing import Any, Callable
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from cnnzoo import errors
 from cnnzoo.models.conv import Conv
+
+# The names `activation` fields accept. leaky_relu and gelu are PyTorch's
+# defaults (slope 0.01; the exact erf form), so torch recipes carry over.
+ACTIVATIONS = {
+    'relu': nn.relu,
+    'leaky_relu': functools.partial(nn.leaky_relu, negative_slope=0.01),
+    'gelu': functools.partial(nn.gelu, approximate=False),
+    'silu': nn.silu,
+    'tanh': jnp.tanh,
+    'relu6': nn.relu6,
+    'hard_swish': nn.hard_swish,
+}
+
+
+def activation_fn(name: str) -> Callable:
+  """Returns the activation function called `name` (a key of ACTIVATIONS).
+
+  Raises ConfigError naming the valid names for any other name.
+  """
+  if name not in ACTIVATIONS:
+    raise errors.ConfigError(
+        f'Unknown activation {name!r}; set model.activation to one of: '
+        f'{", ".join(ACTIVATIONS)}.')
+  return ACTIVATIONS[name]
+
+
+def scaled_width(channels: int, multiplier: float) -> int:
+  """`channels` times a width multiplier, rounded, at least 1."""
+  return max(1, round(channels * multiplier))
+
+
+def _as_tuple(value):
+  if isinstance(value, (list, tuple)):
+    return tuple(_as_tuple(item) for item in value)
+  return value
+
+
+def lists_to_tuples(module: nn.Module, *names: str) -> None:
+  """Turns the list fields `names` of `module` into (nested) tuples.
+
+  Call it in `__post_init__`. Configs may give sequences as lists, and a
+  module must hash: a TrainState's apply_fn is static under jit.
+  """
+  for name in names:
+    # Fields are frozen; dataclass' own escape hatch sets them once here.
+    object.__setattr__(module, name, _as_tuple(getattr(module, name)))
 
 
 def adaptive_avg_pool(x, output_size: tuple[int, int]):

@@ -2,7 +2,9 @@
 
 `lenet5`: the paper's layer sizes (conv 6@5x5 -> pool -> conv 16@5x5 -> pool
 -> 120 -> 84 -> classes) with today's ReLU and max-pooling: 61,706 parameters
-at 10 classes.
+at 10 classes. Its knobs: `activation` (any name of layers.ACTIVATIONS),
+`width_multiplier` (scales the 6, 16, 120 and 84 maps and units, rounded,
+at least 1), `use_batchnorm` and `dropout_rate`.
 
 `lenet5_1998`: as published (Section II.B and Appendix A of the paper):
   - every layer squashes with the scaled tanh 1.7159 * tanh(2/3 * a);
@@ -15,6 +17,7 @@ at 10 classes.
     use a documented stand-in, fixed +-1 codes drawn from PRNGKey(1998),
     kept fixed as in the paper (so they are no parameters), and train with
     softmax cross-entropy on these logits instead of the paper's MAP loss.
+  It has no knobs: its squashing function and RBF outputs are the design.
   Trainable parameters: 156 + 12 + 1,516 + 32 + 48,120 + 10,164 = 60,000,
   the paper's "60,000". Inputs smaller than 32x32 (MNIST's 28x28) are
   zero-padded to 32x32, as the paper did with its images.
@@ -26,6 +29,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from cnnzoo.models import layers
 from cnnzoo.models.conv import Conv
 
 
@@ -35,22 +39,29 @@ class LeNet5(nn.Module):
   num_classes: int = 10
   dropout_rate: float = 0.0  # Before each hidden dense layer; 0 as published.
   use_batchnorm: bool = False  # After each convolution.
+  activation: str = 'relu'  # After each conv and hidden dense layer.
+  width_multiplier: float = 1.0  # Scales the conv maps and hidden units.
   dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
 
   @nn.compact
   def __call__(self, x, train: bool = False):
+    activation = layers.activation_fn(self.activation)
+
+    def width(features):
+      return layers.scaled_width(features, self.width_multiplier)
+
     x = x.astype(self.dtype)
     for features in (6, 16):
-      x = Conv(features, (5, 5), padding='VALID', dtype=self.dtype)(x)
+      x = Conv(width(features), (5, 5), padding='VALID', dtype=self.dtype)(x)
       if self.use_batchnorm:
         x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                          dtype=self.dtype)(x)
-      x = nn.relu(x)
+      x = activation(x)
       x = nn.max_pool(x, (2, 2), strides=(2, 2))
     x = x.reshape((x.shape[0], -1))
     for features in (120, 84):
       x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-      x = nn.relu(nn.Dense(features, dtype=self.dtype)(x))
+      x = activation(nn.Dense(width(features), dtype=self.dtype)(x))
     x = nn.Dense(self.num_classes, dtype=self.dtype)(x)
     return x.astype(jnp.float32)
 

@@ -11,8 +11,8 @@
     weights (no biases), 21,888 BatchNorm scales and biases and 1,025,000
     in the linear layer; the paper's tables give 4.2M for 1.0 MobileNet-224.
     Dropout before the classifier defaults to 0 (the paper describes
-    none); width_mult scales every conv's maps, rounded to a multiple of 8
-    with torchvision's _make_divisible, as in V2 and V3.
+    none); width_multiplier scales every conv's maps, rounded to a
+    multiple of 8 with torchvision's _make_divisible, as in V2 and V3.
   mobilenet_v2: Sandler et al. 2018; torchvision's `mobilenetv2.py`
     (ReLU6, BatchNorm eps 1e-5, dropout 0.2): 3,504,872 parameters.
   mobilenet_v3_small / mobilenet_v3_large: Howard et al. 2019; torchvision's
@@ -21,6 +21,11 @@
     2,542,856 and 5,483,032 parameters.
 
 All counts are at 1000 classes and equal torchvision's for V2 and V3.
+
+`activation` (a name of `layers.ACTIVATIONS`) replaces every ReLU of V1
+('relu') and every ReLU6 of V2 ('relu6'). V3 has no such knob: where it
+uses ReLU and where hardswish came out of its architecture search, and
+one name for both would undo that design.
 Every conv pads (k - 1) // 2 on all sides, as torchvision does.
 
 `small_input=True`, the CIFAR variant, changes strides only (no shapes of
@@ -40,7 +45,7 @@ pointwise, classifier_1).
 """
 
 import functools
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -90,13 +95,16 @@ class DepthwiseSeparable(nn.Module):
   stride: int
   epsilon: float = 1e-5
   dtype: Any = jnp.float32
+  activation: Callable = nn.relu
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     conv = _conv_bn_in(self, train)
-    x = nn.relu(conv(x, x.shape[-1], 3, self.stride, groups=x.shape[-1],
-                     names=('conv_0_0', 'conv_0_1')))
-    return nn.relu(conv(x, self.features, names=('conv_1_0', 'conv_1_1')))
+    x = self.activation(conv(x, x.shape[-1], 3, self.stride,
+                             groups=x.shape[-1],
+                             names=('conv_0_0', 'conv_0_1')))
+    return self.activation(conv(x, self.features,
+                                names=('conv_1_0', 'conv_1_1')))
 
 
 # (pointwise maps, depthwise stride) of the 13 blocks of Table 1.
@@ -109,22 +117,24 @@ class MobileNetV1(nn.Module):
   """Returns class logits; see the module docstring."""
 
   num_classes: int = 1000
-  width_mult: float = 1.0
+  width_multiplier: float = 1.0  # Scales every conv's maps (multiples of 8).
   dropout_rate: float = 0.0  # Before the classifier; the paper has none.
   small_input: bool = False  # Stride-1 stem.
+  activation: str = 'relu'  # After every conv.
   epsilon: float = 1e-5
   dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     conv = _conv_bn_in(self, train)
+    activation = layers.activation_fn(self.activation)
     x = x.astype(self.dtype)
-    x = nn.relu(conv(x, make_divisible(32 * self.width_mult), 3,
-                     1 if self.small_input else 2,
-                     names=('features_0_0', 'features_0_1')))
+    x = activation(conv(x, make_divisible(32 * self.width_multiplier), 3,
+                        1 if self.small_input else 2,
+                        names=('features_0_0', 'features_0_1')))
     for i, (features, stride) in enumerate(V1_BLOCKS, start=1):
-      x = DepthwiseSeparable(make_divisible(features * self.width_mult),
-                             stride, self.epsilon, self.dtype,
+      x = DepthwiseSeparable(make_divisible(features * self.width_multiplier),
+                             stride, self.epsilon, self.dtype, activation,
                              name=f'features_{i}')(x, train)
     x = jnp.mean(x, axis=(1, 2))
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
@@ -144,6 +154,7 @@ class InvertedResidual(nn.Module):
   expand_ratio: int
   epsilon: float = 1e-5
   dtype: Any = jnp.float32
+  activation: Callable = nn.relu6
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -151,10 +162,10 @@ class InvertedResidual(nn.Module):
     inputs, hidden = x.shape[-1], int(round(x.shape[-1] * self.expand_ratio))
     y, i = x, 0
     if self.expand_ratio != 1:
-      y = nn.relu6(conv(y, hidden, names=('conv_0_0', 'conv_0_1')))
+      y = self.activation(conv(y, hidden, names=('conv_0_0', 'conv_0_1')))
       i = 1
-    y = nn.relu6(conv(y, hidden, 3, self.stride, groups=hidden,
-                      names=(f'conv_{i}_0', f'conv_{i}_1')))
+    y = self.activation(conv(y, hidden, 3, self.stride, groups=hidden,
+                             names=(f'conv_{i}_0', f'conv_{i}_1')))
     y = conv(y, self.features, names=(f'conv_{i + 1}', f'conv_{i + 2}'))
     return x + y if self.stride == 1 and inputs == self.features else y
 
@@ -168,31 +179,34 @@ class MobileNetV2(nn.Module):
   """Returns class logits; see the module docstring."""
 
   num_classes: int = 1000
-  width_mult: float = 1.0
+  width_multiplier: float = 1.0  # Scales every conv's maps (multiples of 8).
   dropout_rate: float = 0.2  # Before the classifier.
   small_input: bool = False  # Stride-1 stem and first 24-map block.
+  activation: str = 'relu6'  # After every conv but the projections.
   epsilon: float = 1e-5
   dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     conv = _conv_bn_in(self, train)
+    activation = layers.activation_fn(self.activation)
     x = x.astype(self.dtype)
-    x = nn.relu6(conv(x, make_divisible(32 * self.width_mult), 3,
-                      1 if self.small_input else 2,
-                      names=('features_0_0', 'features_0_1')))
+    x = activation(conv(x, make_divisible(32 * self.width_multiplier), 3,
+                        1 if self.small_input else 2,
+                        names=('features_0_0', 'features_0_1')))
     index = 1
     for stage, (t, c, n, s) in enumerate(V2_STAGES):
       if self.small_input and stage == 1:
         s = 1
       for repeat in range(n):
-        x = InvertedResidual(make_divisible(c * self.width_mult),
+        x = InvertedResidual(make_divisible(c * self.width_multiplier),
                              s if repeat == 0 else 1, t, self.epsilon,
-                             self.dtype, name=f'features_{index}')(x, train)
+                             self.dtype, activation,
+                             name=f'features_{index}')(x, train)
         index += 1
-    last = make_divisible(1280 * max(1.0, self.width_mult))
-    x = nn.relu6(conv(x, last, names=(f'features_{index}_0',
-                                      f'features_{index}_1')))
+    last = make_divisible(1280 * max(1.0, self.width_multiplier))
+    x = activation(conv(x, last, names=(f'features_{index}_0',
+                                        f'features_{index}_1')))
     x = jnp.mean(x, axis=(1, 2))
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     x = _classifier(x, self.num_classes, self.dtype, 'classifier_1')
@@ -260,9 +274,9 @@ class MobileNetV3(nn.Module):
   """Returns class logits; see the module docstring."""
 
   blocks: Sequence[tuple] = V3_LARGE  # V3_LARGE or V3_SMALL.
-  last_channel: int = 1280  # 1280 large, 1024 small (times width_mult).
+  last_channel: int = 1280  # 1280 large, 1024 small; times width_multiplier.
   num_classes: int = 1000
-  width_mult: float = 1.0
+  width_multiplier: float = 1.0  # Scales every conv's maps (multiples of 8).
   dropout_rate: float = 0.2  # Between the two classifier layers.
   small_input: bool = False  # Stride-1 stem.
   epsilon: float = 1e-3  # torchvision's MobileNetV3 BatchNorm eps.
@@ -271,7 +285,10 @@ class MobileNetV3(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool = False):
     conv = _conv_bn_in(self, train)
-    scaled = lambda maps: make_divisible(maps * self.width_mult)  # noqa: E731
+
+    def scaled(maps):
+      return make_divisible(maps * self.width_multiplier)
+
     x = x.astype(self.dtype)
     x = nn.hard_swish(conv(x, scaled(16), 3, 1 if self.small_input else 2,
                            names=('features_0_0', 'features_0_1')))

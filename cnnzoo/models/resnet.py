@@ -17,10 +17,14 @@ Parameters at 1000 classes, equal to torchvision's: resnet18 11,689,512;
 resnet34 21,797,672; resnet50 25,557,032; resnet101 44,549,160; resnet152
 60,192,808.
 
-Knobs: `stage_sizes` (blocks per stage), `width` (maps of the stem and of the
-first stage's planes, doubling per stage; 64 as published) and
-`zero_init_residual` (torchvision's option: the last BatchNorm scale of every
-block starts at zero, so each block starts as the identity).
+Knobs: `stage_sizes` (blocks per stage; a tuple or, from a config, a list),
+`width` (maps of the stem and of the first stage's planes, doubling per
+stage; 64 as published), `width_multiplier` (scales the stem and every
+stage's planes, rounded, at least 1), `zero_init_residual` (torchvision's
+option: the last BatchNorm scale of every block starts at zero, so each
+block starts as the identity), `activation` (a name of
+`layers.ACTIVATIONS`, for every ReLU) and `dropout_rate` (dropout before
+`fc` in training; 0, none, as published).
 
 `small_input=True` is the CIFAR stem of kuangliu/pytorch-cifar: the stem
 conv is 3x3 with stride 1 and padding 1 (still `width` maps) and the stem
@@ -35,11 +39,12 @@ stem is `conv1` and `bn1`, the head is `fc`.
 """
 
 import functools
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
 
+from cnnzoo.models import layers
 from cnnzoo.models.conv import Conv
 
 # torchvision: kaiming_normal_(mode='fan_out', nonlinearity='relu').
@@ -53,6 +58,7 @@ class _Block(nn.Module):
   strides: int = 1
   zero_init_residual: bool = False
   dtype: Any = jnp.float32
+  activation: Callable = nn.relu  # Where torchvision has ReLU.
 
   def conv(self, features, kernel, strides=1, name=None):
     pad = kernel // 2
@@ -83,10 +89,10 @@ class BasicBlock(_Block):
   @nn.compact
   def __call__(self, x, train: bool):
     y = self.conv(self.planes, 3, self.strides, name='conv1')(x)
-    y = nn.relu(self.norm(train, 'bn1')(y))
+    y = self.activation(self.norm(train, 'bn1')(y))
     y = self.conv(self.planes, 3, name='conv2')(y)
     y = self.norm(train, 'bn2', self.zero_init_residual)(y)
-    return nn.relu(y + self.shortcut(x, self.planes, train))
+    return self.activation(y + self.shortcut(x, self.planes, train))
 
 
 class Bottleneck(_Block):
@@ -99,12 +105,12 @@ class Bottleneck(_Block):
   def __call__(self, x, train: bool):
     features = self.planes * self.expansion
     y = self.conv(self.planes, 1, name='conv1')(x)
-    y = nn.relu(self.norm(train, 'bn1')(y))
+    y = self.activation(self.norm(train, 'bn1')(y))
     y = self.conv(self.planes, 3, self.strides, name='conv2')(y)
-    y = nn.relu(self.norm(train, 'bn2')(y))
+    y = self.activation(self.norm(train, 'bn2')(y))
     y = self.conv(features, 1, name='conv3')(y)
     y = self.norm(train, 'bn3', self.zero_init_residual)(y)
-    return nn.relu(y + self.shortcut(x, features, train))
+    return self.activation(y + self.shortcut(x, features, train))
 
 
 class ResNet(nn.Module):
@@ -113,34 +119,48 @@ class ResNet(nn.Module):
   stage_sizes: Sequence[int] = (2, 2, 2, 2)
   block_cls: type[_Block] = BasicBlock
   width: int = 64  # Stem maps and first-stage planes; doubled per stage.
+  width_multiplier: float = 1.0  # Scales the stem and every stage's planes.
   zero_init_residual: bool = False  # Zero each block's last BN scale.
+  activation: str = 'relu'  # Every ReLU's place: stem, blocks, block outputs.
+  dropout_rate: float = 0.0  # Before fc, in training; none as published.
   num_classes: int = 1000
   small_input: bool = False  # CIFAR stem: 3x3 stride-1 conv, no max-pool.
   dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
 
+  def __post_init__(self):
+    layers.lists_to_tuples(self, 'stage_sizes')
+    super().__post_init__()
+
   @nn.compact
   def __call__(self, x, train: bool = False):
+    activation = layers.activation_fn(self.activation)
+
+    def width(maps):
+      return layers.scaled_width(maps, self.width_multiplier)
+
     x = x.astype(self.dtype)
     if self.small_input:
       kernel, stride, padding = (3, 3), (1, 1), ((1, 1), (1, 1))
     else:
       kernel, stride, padding = (7, 7), (2, 2), ((3, 3), (3, 3))
-    x = Conv(self.width, kernel, stride, padding=padding, use_bias=False,
-             kernel_init=_conv_init, dtype=self.dtype, name='conv1')(x)
+    x = Conv(width(self.width), kernel, stride, padding=padding,
+             use_bias=False, kernel_init=_conv_init, dtype=self.dtype,
+             name='conv1')(x)
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                      epsilon=1e-5, dtype=self.dtype, name='bn1')(x)
-    x = nn.relu(x)
+    x = activation(x)
     if not self.small_input:
       x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
 
     for i, num_blocks in enumerate(self.stage_sizes):
       for j in range(num_blocks):
         strides = 2 if i > 0 and j == 0 else 1
-        x = self.block_cls(self.width * 2**i, strides,
-                           self.zero_init_residual, self.dtype,
+        x = self.block_cls(width(self.width * 2**i), strides,
+                           self.zero_init_residual, self.dtype, activation,
                            name=f'layer{i + 1}_{j}')(x, train)
 
     x = jnp.mean(x, axis=(1, 2))
+    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     x = nn.Dense(self.num_classes, dtype=self.dtype, name='fc')(x)
     return x.astype(jnp.float32)
 

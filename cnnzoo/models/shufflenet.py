@@ -30,6 +30,11 @@ inverse of torchvision's. 1,864,728 parameters at 1000 classes and 137.5M
 multiply-adds at 224x224 (counted here), against the paper's 140 MFLOPs and
 the commonly cited ~1.9M parameters (the authors' repository: 1.9M, 138M).
 
+Knobs of both (defaults as published): `stages_repeats` and
+`stages_out_channels` (tuples or, from a config, lists), `activation` (a
+name of `layers.ACTIVATIONS`, for every ReLU) and `dropout_rate` (dropout
+before the classifier in training; 0, none).
+
 `small_input=True` is the CIFAR stem of kuangliu/pytorch-cifar: the stem
 conv keeps its 3x3 kernel, padding 1 and 24 maps but has stride 1, and the
 max-pool is dropped; everything after the stem is unchanged. A 32x32 image
@@ -45,11 +50,12 @@ branch_main_1_0, _1, _3, _4 and branch_main_2_0, _1, then classifier_0.
 """
 
 import functools
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
 
+from cnnzoo.models import layers
 from cnnzoo.models.conv import Conv
 
 
@@ -67,6 +73,7 @@ class _Unit(nn.Module):
   features: int  # Output maps of the unit.
   strides: int = 1
   dtype: Any = jnp.float32
+  activation: Callable = nn.relu  # Where the published units have ReLU.
 
   def conv(self, features, kernel=1, strides=1, groups=1, name=None):
     pad = kernel // 2
@@ -93,12 +100,12 @@ class InvertedResidual(_Unit):
                        name='branch1_0')(x)
       kept = self.norm(train, 'branch1_1')(kept)
       kept = self.conv(half, name='branch1_2')(kept)
-      kept = nn.relu(self.norm(train, 'branch1_3')(kept))
-    x = nn.relu(self.norm(train, 'branch2_1')(
+      kept = self.activation(self.norm(train, 'branch1_3')(kept))
+    x = self.activation(self.norm(train, 'branch2_1')(
         self.conv(half, name='branch2_0')(x)))
     x = self.norm(train, 'branch2_4')(
         self.conv(half, 3, self.strides, half, name='branch2_3')(x))
-    x = nn.relu(self.norm(train, 'branch2_6')(
+    x = self.activation(self.norm(train, 'branch2_6')(
         self.conv(half, name='branch2_5')(x)))
     return channel_shuffle(jnp.concatenate([kept, x], axis=-1), 2)
 
@@ -115,28 +122,28 @@ class ShuffleV1Block(_Unit):
     branch = self.features - (x.shape[-1] if self.strides == 2 else 0)
     y = self.conv(mid, groups=1 if self.first_group else self.groups,
                   name='branch_main_1_0')(x)
-    y = nn.relu(self.norm(train, 'branch_main_1_1')(y))
+    y = self.activation(self.norm(train, 'branch_main_1_1')(y))
     y = self.conv(mid, 3, self.strides, mid, name='branch_main_1_3')(y)
     y = self.norm(train, 'branch_main_1_4')(y)
     y = channel_shuffle(y, mid // self.groups)  # The authors' (C/g, g).
     y = self.conv(branch, groups=self.groups, name='branch_main_2_0')(y)
     y = self.norm(train, 'branch_main_2_1')(y)
     if self.strides == 1:
-      return nn.relu(x + y)
+      return self.activation(x + y)
     shortcut = nn.avg_pool(x, (3, 3), (2, 2), padding=((1, 1), (1, 1)),
                            count_include_pad=True)
-    return jnp.concatenate([shortcut, nn.relu(y)], axis=-1)
+    return jnp.concatenate([shortcut, self.activation(y)], axis=-1)
 
 
-def stem(x, features, small_input, train, names, dtype):
-  """3x3 conv-BN-ReLU and a 3x3 stride-2 max-pool; small_input: stride 1
-  and no max-pool."""
+def stem(x, features, small_input, train, names, dtype, activation):
+  """3x3 conv-BN-activation and a 3x3 stride-2 max-pool; small_input:
+  stride 1 and no max-pool."""
   strides = (1, 1) if small_input else (2, 2)
   x = Conv(features, (3, 3), strides, padding=((1, 1), (1, 1)),
            use_bias=False, dtype=dtype, name=names[0])(x)
   x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
                    dtype=dtype, name=names[1])(x)
-  x = nn.relu(x)
+  x = activation(x)
   if not small_input:
     x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
   return x
@@ -148,25 +155,33 @@ class ShuffleNetV2(nn.Module):
   stages_repeats: Sequence[int] = (4, 8, 4)
   # Stem, stages 2-4 and conv5 maps (torchvision's stages_out_channels).
   stages_out_channels: Sequence[int] = (24, 116, 232, 464, 1024)
+  activation: str = 'relu'  # Every ReLU's place: stem, units, conv5.
+  dropout_rate: float = 0.0  # Before the classifier, in training.
   num_classes: int = 1000
   small_input: bool = False  # CIFAR stem: stride-1 conv, no max-pool.
   dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
 
+  def __post_init__(self):
+    layers.lists_to_tuples(self, 'stages_repeats', 'stages_out_channels')
+    super().__post_init__()
+
   @nn.compact
   def __call__(self, x, train: bool = False):
+    activation = layers.activation_fn(self.activation)
     x = x.astype(self.dtype)
     x = stem(x, self.stages_out_channels[0], self.small_input, train,
-             ('conv1_0', 'conv1_1'), self.dtype)
+             ('conv1_0', 'conv1_1'), self.dtype, activation)
     for stage, (repeats, features) in enumerate(
         zip(self.stages_repeats, self.stages_out_channels[1:-1]), start=2):
       for i in range(repeats):
         x = InvertedResidual(features, 2 if i == 0 else 1, self.dtype,
-                             name=f'stage{stage}_{i}')(x, train)
+                             activation, name=f'stage{stage}_{i}')(x, train)
     x = Conv(self.stages_out_channels[-1], (1, 1), use_bias=False,
              dtype=self.dtype, name='conv5_0')(x)
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                      epsilon=1e-5, dtype=self.dtype, name='conv5_1')(x)
-    x = jnp.mean(nn.relu(x), axis=(1, 2))
+    x = jnp.mean(activation(x), axis=(1, 2))
+    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     x = nn.Dense(self.num_classes, dtype=self.dtype, name='fc')(x)
     return x.astype(jnp.float32)
 
@@ -178,25 +193,33 @@ class ShuffleNetV1(nn.Module):
   # Stem and stages 2-4 maps; the paper's Table 1 for g=3 at 1x.
   stages_out_channels: Sequence[int] = (24, 240, 480, 960)
   groups: int = 3
+  activation: str = 'relu'  # Every ReLU's place: stem and units.
+  dropout_rate: float = 0.0  # Before the classifier, in training.
   num_classes: int = 1000
   small_input: bool = False  # CIFAR stem: stride-1 conv, no max-pool.
   dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
 
+  def __post_init__(self):
+    layers.lists_to_tuples(self, 'stages_repeats', 'stages_out_channels')
+    super().__post_init__()
+
   @nn.compact
   def __call__(self, x, train: bool = False):
+    activation = layers.activation_fn(self.activation)
     x = x.astype(self.dtype)
     x = stem(x, self.stages_out_channels[0], self.small_input, train,
-             ('first_conv_0', 'first_conv_1'), self.dtype)
+             ('first_conv_0', 'first_conv_1'), self.dtype, activation)
     index = 0
     for stage, (repeats, features) in enumerate(
         zip(self.stages_repeats, self.stages_out_channels[1:])):
       for i in range(repeats):
         x = ShuffleV1Block(features, 2 if i == 0 else 1, self.dtype,
-                           groups=self.groups,
+                           activation, groups=self.groups,
                            first_group=stage == 0 and i == 0,
                            name=f'features_{index}')(x, train)
         index += 1
     x = jnp.mean(x, axis=(1, 2))
+    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     x = nn.Dense(self.num_classes, use_bias=False, dtype=self.dtype,
                  name='classifier_0')(x)
     return x.astype(jnp.float32)

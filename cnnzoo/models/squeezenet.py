@@ -11,6 +11,12 @@ dropout (0.5), a 1x1 conv to the classes, ReLU and a global average pool.
   squeezenet1_1: 3x3 stride-2 conv to 64 maps, pool, 2 Fires, pool,
     2 Fires, pool, 4 Fires; 1,235,496 parameters at 1000 classes.
 
+`activation` (a name of `layers.ACTIVATIONS`; 'relu' as torchvision)
+replaces the ReLUs of the stem and the Fires. The ReLU after the classifier
+conv stays: it belongs to the head, and a bounded function there (tanh)
+would bound the logits. `layers` (the depth: V1_0, V1_1 or a list from a
+config) is a field too.
+
 Both stem convs are unpadded, as in torchvision. `small_input=True` is the
 CIFAR variant: the stem conv becomes 3x3 with stride 1 and padding 1 (same
 number of maps) and the first max pool is dropped, so a 32x32 image reaches
@@ -23,13 +29,14 @@ stem conv is `features_0`, a Fire at `features.3` is `features_3` holding
 """
 
 import functools
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnzoo.models.conv import Conv
-from cnnzoo.models.layers import max_pool_ceil
+from cnnzoo.models.layers import (activation_fn, lists_to_tuples,
+                                  max_pool_ceil)
 
 # Entries of `features` after the stem conv and its ReLU (torchvision's
 # features.0 and features.1): 'M' is a max pool, a triple is a Fire's
@@ -53,17 +60,18 @@ class Fire(nn.Module):
   expand1x1_planes: int
   expand3x3_planes: int
   dtype: Any = jnp.float32
+  activation: Callable = nn.relu
 
   @nn.compact
   def __call__(self, x):
     conv = functools.partial(Conv, kernel_init=_conv_init,
                              dtype=self.dtype)
-    x = nn.relu(conv(self.squeeze_planes, (1, 1), name='squeeze')(x))
-    return jnp.concatenate([
-        nn.relu(conv(self.expand1x1_planes, (1, 1), name='expand1x1')(x)),
-        nn.relu(conv(self.expand3x3_planes, (3, 3), padding=((1, 1), (1, 1)),
-                     name='expand3x3')(x)),
-    ], axis=-1)
+    x = self.activation(conv(self.squeeze_planes, (1, 1), name='squeeze')(x))
+    expand1x1 = conv(self.expand1x1_planes, (1, 1), name='expand1x1')(x)
+    expand3x3 = conv(self.expand3x3_planes, (3, 3), padding=((1, 1), (1, 1)),
+                     name='expand3x3')(x)
+    return jnp.concatenate([self.activation(expand1x1),
+                            self.activation(expand3x3)], axis=-1)
 
 
 class SqueezeNet(nn.Module):
@@ -75,10 +83,16 @@ class SqueezeNet(nn.Module):
   num_classes: int = 1000
   dropout_rate: float = 0.5  # Before the classifier conv.
   small_input: bool = False  # 3x3 stride-1 padded stem, no first max pool.
+  activation: str = 'relu'  # Stem and Fires; the head keeps its ReLU.
   dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
+
+  def __post_init__(self):
+    lists_to_tuples(self, 'layers')
+    super().__post_init__()
 
   @nn.compact
   def __call__(self, x, train: bool = False):
+    activation = activation_fn(self.activation)
     x = x.astype(self.dtype)
     if self.small_input:
       kernel, stride, padding = 3, 1, ((1, 1), (1, 1))
@@ -87,13 +101,14 @@ class SqueezeNet(nn.Module):
     x = Conv(self.stem_features, (kernel, kernel), (stride, stride),
              padding=padding, kernel_init=_conv_init, dtype=self.dtype,
              name='features_0')(x)
-    x = nn.relu(x)
+    x = activation(x)
     for i, layer in enumerate(self.layers):
       if layer == 'M':
         if not (self.small_input and i == 0):  # i == 0: the first pool.
           x = max_pool_ceil(x)
       else:
-        x = Fire(*layer, dtype=self.dtype, name=f'features_{i + 2}')(x)
+        x = Fire(*layer, dtype=self.dtype, activation=activation,
+                 name=f'features_{i + 2}')(x)
 
     x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     x = Conv(self.num_classes, (1, 1),

@@ -21,6 +21,11 @@ the adaptive pool and the 4096-4096 MLP are replaced by one Dense
 is no dropout. vgg11 with small_input has 9,225,610 parameters at 10
 classes (32x32x3 input).
 
+Knobs beyond the presets: `layers` (the depth: a torchvision cfg, a list
+from a config works too), `use_batchnorm`, `activation` (a name of
+`layers.ACTIVATIONS`, for every ReLU) and `width_multiplier` (scales every
+conv's maps, rounded, at least 1; the 4096-unit dense layers stay).
+
 Layers are named after torchvision's state_dict paths with '.' as '_': the
 convs and BatchNorms are `features_<index in torchvision's Sequential>`
 (vgg11: features_0, features_3, ...; vgg11_bn: features_0 and features_1,
@@ -37,7 +42,8 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnzoo.models.conv import Conv
-from cnnzoo.models.layers import adaptive_avg_pool, flatten_chw
+from cnnzoo.models.layers import (activation_fn, adaptive_avg_pool,
+                                  flatten_chw, lists_to_tuples, scaled_width)
 
 # torchvision's cfgs: conv output channels, 'M' for a max pool.
 CFG_A = (64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M')
@@ -56,14 +62,21 @@ class VGG(nn.Module):
   """Returns class logits; see the module docstring."""
 
   layers: Sequence[Any] = CFG_A  # CFG_A, CFG_B, CFG_D or CFG_E.
-  batch_norm: bool = False  # BatchNorm after every conv (the _bn presets).
+  use_batchnorm: bool = False  # BatchNorm after every conv (the _bn presets).
   num_classes: int = 1000
   dropout_rate: float = 0.5  # After each hidden dense layer.
   small_input: bool = False  # Global last pool, one Dense 512 -> classes.
+  activation: str = 'relu'  # After each conv and hidden dense layer.
+  width_multiplier: float = 1.0  # Scales the conv maps; not the 4096 units.
   dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
+
+  def __post_init__(self):
+    lists_to_tuples(self, 'layers')
+    super().__post_init__()
 
   @nn.compact
   def __call__(self, x, train: bool = False):
+    activation = activation_fn(self.activation)
     x = x.astype(self.dtype)
     index = 0  # Position in torchvision's `features` Sequential.
     for i, layer in enumerate(self.layers):
@@ -74,15 +87,15 @@ class VGG(nn.Module):
           x = nn.max_pool(x, (2, 2), strides=(2, 2))
         index += 1
         continue
-      x = Conv(layer, (3, 3), padding=((1, 1), (1, 1)),
-               kernel_init=_conv_init, dtype=self.dtype,
-               name=f'features_{index}')(x)
-      if self.batch_norm:
+      x = Conv(scaled_width(layer, self.width_multiplier), (3, 3),
+               padding=((1, 1), (1, 1)), kernel_init=_conv_init,
+               dtype=self.dtype, name=f'features_{index}')(x)
+      if self.use_batchnorm:
         x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                          epsilon=1e-5, dtype=self.dtype,
                          name=f'features_{index + 1}')(x)
-      x = nn.relu(x)
-      index += 3 if self.batch_norm else 2
+      x = activation(x)
+      index += 3 if self.use_batchnorm else 2
 
     dense = functools.partial(nn.Dense, kernel_init=_dense_init,
                               dtype=self.dtype)
@@ -91,7 +104,7 @@ class VGG(nn.Module):
     else:
       x = flatten_chw(adaptive_avg_pool(x, (7, 7)))
       for index in (0, 3):
-        x = nn.relu(dense(4096, name=f'classifier_{index}')(x))
+        x = activation(dense(4096, name=f'classifier_{index}')(x))
         x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
     x = dense(self.num_classes, name='classifier_6')(x)
     return x.astype(jnp.float32)
@@ -101,10 +114,10 @@ VGG11 = functools.partial(VGG, layers=CFG_A)
 VGG13 = functools.partial(VGG, layers=CFG_B)
 VGG16 = functools.partial(VGG, layers=CFG_D)
 VGG19 = functools.partial(VGG, layers=CFG_E)
-VGG11BN = functools.partial(VGG, layers=CFG_A, batch_norm=True)
-VGG13BN = functools.partial(VGG, layers=CFG_B, batch_norm=True)
-VGG16BN = functools.partial(VGG, layers=CFG_D, batch_norm=True)
-VGG19BN = functools.partial(VGG, layers=CFG_E, batch_norm=True)
+VGG11BN = functools.partial(VGG, layers=CFG_A, use_batchnorm=True)
+VGG13BN = functools.partial(VGG, layers=CFG_B, use_batchnorm=True)
+VGG16BN = functools.partial(VGG, layers=CFG_D, use_batchnorm=True)
+VGG19BN = functools.partial(VGG, layers=CFG_E, use_batchnorm=True)
 
 MODELS = {
     'vgg11': (VGG11, (224, 224, 3)),
