@@ -95,3 +95,27 @@ class RunCheckpoints:
 
   def close(self) -> None:
     self._manager.close()
+
+
+def trained_weights(directory: pathlib.Path) -> dict:
+  """The weights a run in `directory` (its checkpoints folder) tests: its
+  best epoch's, or their average when it keeps one. Read only."""
+  manager = ocp.CheckpointManager(
+      pathlib.Path(directory).absolute(),
+      options=ocp.CheckpointManagerOptions(read_only=True),
+      item_handlers={'state': ocp.StandardCheckpointHandler(),
+                     'progress': ocp.JsonCheckpointHandler()})
+  with manager:
+    latest = manager.latest_step()
+    if latest is None:
+      raise errors.ConfigError(
+          f'{directory} holds no checkpoint yet: train that run for at '
+          f'least one epoch before starting from it.')
+    progress = manager.restore(latest, args=ocp.args.Composite(
+        progress=ocp.args.JsonRestore())).progress
+    state = manager.restore(progress['best_epoch'] or latest,
+                            args=ocp.args.Composite(
+                                state=ocp.args.StandardRestore())).state
+  weights = state.get('ema') or state
+  return {'params': weights['params'],
+          'batch_stats': weights.get('batch_stats') or {}}

@@ -62,18 +62,41 @@ def get_config() -> ml_collections.ConfigDict:
   config.augment.cutmix_alpha = 0.0  # Pasting a box of another image; labels mixed by area.
 
   config.optimizer = ml_collections.ConfigDict()
-  config.optimizer.name = 'sgd'
+  config.optimizer.name = 'sgd'  # sgd | adam | adamw | rmsprop | lamb | lars
   config.optimizer.learning_rate = 0.1  # Peak rate; the schedule shapes it.
-  config.optimizer.momentum = 0.9
-  config.optimizer.nesterov = False
-  config.optimizer.weight_decay = 0.0  # L2 on kernels only (not biases or BatchNorm).
+  config.optimizer.scale_by_batch_size = False  # Use learning_rate * batch_size / 256.
+  config.optimizer.momentum = 0.9  # sgd, rmsprop, lars.
+  config.optimizer.nesterov = False  # sgd, rmsprop, lars.
+  config.optimizer.b1 = 0.9  # adam, adamw, lamb.
+  config.optimizer.b2 = 0.999
+  config.optimizer.rho = 0.9  # rmsprop: decay of the squared-gradient average.
+  config.optimizer.eps = config_dict.placeholder(float)  # None: the rule's own default (optax).
+  config.optimizer.weight_decay = 0.0  # L2 in the gradient (sgd, adam, rmsprop) or decoupled (adamw, lamb, lars).
+  config.optimizer.decay_all_params = False  # False: kernels only, not biases or BatchNorm.
+  config.optimizer.clip_grad_norm = 0.0  # Clip gradients to this global norm; 0: off.
+  config.optimizer.accumulation_steps = 1  # Average this many batches of batch_size / k per update.
 
   config.schedule = ml_collections.ConfigDict()
-  config.schedule.name = 'constant'  # constant | step | cosine
-  config.schedule.warmup_epochs = 0.0  # Linear warm-up from 0 (any schedule).
-  config.schedule.decay_epochs = (30, 60, 90)  # step: epochs where the rate is multiplied by decay_factor.
+  config.schedule.name = 'constant'  # constant | step | multistep | exponential | polynomial | cosine | onecycle
+  config.schedule.warmup_epochs = 0.0  # Linear warm-up from 0 (any schedule but onecycle).
+  config.schedule.step_epochs = 30.0  # step: x decay_factor every step_epochs; exponential: smoothly at that pace.
+  config.schedule.decay_epochs = (30, 60, 90)  # multistep: epochs where the rate is multiplied by decay_factor.
   config.schedule.decay_factor = 0.1
-  config.schedule.end_fraction = 0.0  # cosine: final rate as a fraction of the peak.
+  config.schedule.end_fraction = 0.0  # cosine, polynomial: final rate as a fraction of the peak.
+  config.schedule.power = 1.0  # polynomial: 1 is linear decay.
+  config.schedule.pct_start = 0.3  # onecycle: share of the run spent rising.
+  config.schedule.div_factor = 25.0  # onecycle: start at peak / div_factor.
+  config.schedule.final_div_factor = 1e4  # onecycle: end at start / final_div_factor.
+
+  config.label_smoothing = 0.0  # Share of each target spread over all classes.
+  config.ema_decay = 0.0  # > 0: keep an exponential moving average of the weights and evaluate it.
+  config.compute_dtype = 'float32'  # float32 | bfloat16 | float16 (with dynamic loss scaling); parameters stay float32.
+
+  # Transfer learning: what stays fixed while the rest trains.
+  config.finetune = ml_collections.ConfigDict()
+  config.finetune.freeze = ''  # '': nothing; 'backbone': all init_from loaded but the new head; or a regex on parameter paths.
+  config.finetune.frozen_epochs = config_dict.placeholder(int)  # None: frozen for the whole run; N: train everything after N epochs.
+  config.finetune.unfrozen_lr_factor = 0.1  # After frozen_epochs, the frozen layers learn at this fraction of the rate.
 
   config.early_stopping = ml_collections.ConfigDict()
   config.early_stopping.enabled = False
@@ -99,6 +122,7 @@ def get_config() -> ml_collections.ConfigDict:
 
 
 MONITORS = ('val_accuracy', 'val_loss', 'val_top5')
+COMPUTE_DTYPES = ('float32', 'bfloat16', 'float16')
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -114,6 +138,20 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise errors.ConfigError(
         f'batch_size ({config.batch_size}) and num_epochs '
         f'({config.num_epochs}) must both be at least 1.')
+  accumulation = config.optimizer.accumulation_steps
+  if accumulation < 1 or config.batch_size % accumulation:
+    raise errors.ConfigError(
+        f'optimizer.accumulation_steps ({accumulation}) must be at least 1 '
+        f'and divide batch_size ({config.batch_size}): each step trains on '
+        f'batch_size / accumulation_steps images.')
+  if config.compute_dtype not in COMPUTE_DTYPES:
+    raise errors.ConfigError(
+        f'compute_dtype is {config.compute_dtype!r}; choose one of '
+        f'{", ".join(COMPUTE_DTYPES)}.')
+  for key in ('label_smoothing', 'ema_decay'):
+    if not 0 <= config[key] < 1:
+      raise errors.ConfigError(
+          f'{key} is {config[key]}; it must be at least 0 and below 1.')
 
 
 def dotted_keys(config: ml_collections.ConfigDict, prefix: str = '') -> list[str]:

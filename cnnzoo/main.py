@@ -8,6 +8,7 @@
 resumes from its latest checkpoint.
 """
 
+import ast
 import importlib.util
 import logging
 import os
@@ -76,6 +77,34 @@ def _define_config_flag():
     _exit_with_flag_error(sys.argv, e)
 
 
+_MODEL_PREFIX = '--config.model.'
+
+
+def _parse_value(text: str):
+  """'0.5' -> 0.5, 'True'/'true' -> True, '[1,1]' -> [1, 1], 'tanh' -> 'tanh'."""
+  if text.lower() in ('true', 'false'):
+    return text.lower() == 'true'
+  try:
+    return ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    return text
+
+
+def _take_model_overrides(argv: list[str]) -> dict:
+  """Removes --config.model.FIELD=VALUE from `argv` and returns them.
+
+  A config file sets only some of its model's fields, and ml_collections
+  overrides only keys a file set; cnnzoo applies these itself after loading
+  the file, and models.create refuses fields the model does not have.
+  """
+  overrides = {}
+  for arg in [a for a in argv if a.startswith(_MODEL_PREFIX) and '=' in a]:
+    key, value = arg.removeprefix(_MODEL_PREFIX).split('=', 1)
+    overrides[key] = _parse_value(value)
+    argv.remove(arg)
+  return overrides
+
+
 def _parse_flags(argv):
   try:  # ... or here, when --config names a file.
     return flags.FLAGS(argv)
@@ -102,6 +131,8 @@ def main(argv):
     config.get('seed')  # A file that failed to load raises on first use.
   except OSError as e:
     _exit_with_flag_error(sys.argv, e)
+  with config.unlocked():
+    config.model.update(_MODEL_OVERRIDES)
   config_file = flags.FLAGS['config'].config_filename.split(':')[0]
   workdir = _WORKDIR.value or os.path.join('runs',
                                            pathlib.Path(config_file).stem)
@@ -112,6 +143,7 @@ def main(argv):
     sys.exit(f'error: {e}')
 
 
+_MODEL_OVERRIDES = _take_model_overrides(sys.argv)  # Before flags see them.
 _CONFIG = _define_config_flag()
 
 if __name__ == '__main__':

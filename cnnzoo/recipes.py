@@ -85,7 +85,7 @@ def imagenet(model_name: str, **model_fields) -> ml_collections.ConfigDict:
   config.eval_batch_size = 256
   config.optimizer.learning_rate = 0.1
   config.optimizer.weight_decay = 1e-4
-  config.schedule.name = 'step'
+  config.schedule.name = 'multistep'
   config.schedule.decay_epochs = (30, 60, 80)
   config.dataset.num_workers = 8
   config.dataset.read_threads = 8
@@ -96,7 +96,8 @@ def flowers(model_name: str, **model_fields) -> ml_collections.ConfigDict:
   """tf_flowers at the model's design input, fine-tuned from ImageNet
   weights (`config.init_from`): the reference transfer-learning project.
   SGD 0.01 with cosine decay, batch 32, 20 epochs, random-resized crops
-  (scale 0.25-1) and flips; early stopping on validation accuracy."""
+  (scale 0.25-1) and flips; early stopping on validation accuracy; the
+  pretrained layers frozen for the first 3 epochs."""
   config = _base(model_name, 'tf_flowers', **model_fields)
   config.num_epochs = 20
   config.batch_size = 32
@@ -108,6 +109,10 @@ def flowers(model_name: str, **model_fields) -> ml_collections.ConfigDict:
   config.dataset.crop_fraction = 0.875
   config.dataset.num_workers = 2
   config.early_stopping.update(enabled=True, patience=5)
+  # Keras's two stages: the new head alone for 3 epochs, then everything,
+  # the pretrained layers at a tenth of the rate.
+  config.finetune.update(freeze='backbone', frozen_epochs=3,
+                         unfrozen_lr_factor=0.1)
   return config
 
 

@@ -1,6 +1,7 @@
 """The files a run leaves in its workdir, which other tools read.
 
   config.json     the resolved config of the latest start;
+  classes.json    {"class_names": [...]}: the labels' names, in label order;
   metrics.jsonl   one JSON object per epoch's training and per evaluation;
   summary.json    the outcome, written when the run finishes.
 Only process 0 writes them.
@@ -13,6 +14,7 @@ import pathlib
 import jax
 
 CONFIG = 'config.json'
+CLASSES = 'classes.json'
 METRICS = 'metrics.jsonl'
 SUMMARY = 'summary.json'
 

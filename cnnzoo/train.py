@@ -19,8 +19,8 @@ import numpy as np
 from jax.sharding import Mesh
 
 from cnnzoo import (callbacks, checkpointing, console, defaults, errors,
-                    evaluation, models, optim, parallel, run_files, steps,
-                    weights)
+                    evaluation, models, parallel, run_files, steps,
+                    training_state)
 from cnnzoo.data import catalog, pipeline
 
 log = logging.getLogger('cnnzoo')
@@ -30,9 +30,11 @@ class _Run(NamedTuple):
   """What a run is built from: its data, its schedule and its first state."""
   splits: dict[str, pipeline.Split]  # train, eval and test.
   preprocessing: pipeline.Preprocessing
-  steps_per_epoch: int
-  schedule: Callable[[int], Any]
+  steps_per_epoch: int  # Optimizer updates.
+  batches_per_epoch: int  # accumulation_steps batches per update.
+  schedule: Callable[[int], Any]  # Of optimizer updates.
   state: steps.TrainState
+  step_options: steps.StepOptions
   train_batches: Iterator[dict]
 
 
@@ -48,7 +50,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   mesh = parallel.make_mesh() if mesh is None else mesh
-  parallel.check_batch_size(config.batch_size, mesh, 'batch_size')
+  parallel.check_batch_size(_train_batch_size(config), mesh,
+                            'batch_size / optimizer.accumulation_steps')
   parallel.check_batch_size(_eval_batch_size(config), mesh, 'eval_batch_size')
 
   checkpoints = checkpointing.RunCheckpoints(
@@ -85,7 +88,7 @@ def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
       # for any number of workers: start the stream where the run was.
       state = checkpoints.restore(progress['epoch'], state)
       run = run._replace(train_batches=_train_batches(
-          config, run, start_batch=progress['epoch'] * run.steps_per_epoch))
+          config, run, start_batch=progress['epoch'] * run.batches_per_epoch))
       log.info('dataset.num_workers is now %d (was %d); the data stream '
                'continues at the same batch.', config.dataset.num_workers,
                progress['num_workers'])
@@ -93,13 +96,16 @@ def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
     plateau.load_state_dict(progress['plateau'])
 
   run_files.write_json(workdir / run_files.CONFIG, config.to_dict())
+  run_files.write_json(workdir / run_files.CLASSES, {
+      'class_names': list(run.splits['train'].class_names)})
   metrics_log = run_files.MetricsLog(workdir / run_files.METRICS)
   metrics_log.keep_until(progress['epoch'])
-  train_step = steps.jit_train_step(mesh, config.aux_loss_weight)
+  train_step = steps.jit_train_step(mesh, run.step_options)
   eval_step = steps.jit_eval_step(mesh)
 
   def evaluate(state, role):
-    return evaluation.evaluate(eval_step, state, pipeline.eval_batches(
+    return evaluation.evaluate(
+        eval_step, steps.evaluated_weights(state), pipeline.eval_batches(
         run.splits[role], run.preprocessing, _eval_batch_size(config),
         config.dataset.num_workers, config.dataset.read_threads), mesh)
 
@@ -108,13 +114,13 @@ def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
     epoch = progress['epoch'] + 1
     start = time.perf_counter()
     state, train_metrics = _train_epoch(
-        train_step, state, run.train_batches, run.steps_per_epoch, mesh,
+        train_step, state, run.train_batches, run.batches_per_epoch, mesh,
         config, epoch, checkpoints)
     train_seconds = time.perf_counter() - start
     images_per_s = run.steps_per_epoch * config.batch_size / train_seconds
     val = evaluate(state, 'eval')
     epoch_seconds = time.perf_counter() - start
-    step = int(state.step)
+    step = int(state.step) // config.optimizer.accumulation_steps  # Updates.
     lr = float(run.schedule(step - 1)) * plateau.scale
     metrics_log.write({'epoch': epoch, 'step': step, 'split': 'train',
                        **train_metrics, 'lr': lr,
@@ -157,7 +163,8 @@ def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
     state = checkpoints.restore(progress['best_epoch'], state)
   tested_epoch = progress['best_epoch'] if use_best else progress['epoch']
   test = evaluate(state, 'test')
-  metrics_log.write({'epoch': progress['epoch'], 'step': int(state.step),
+  updates = int(state.step) // config.optimizer.accumulation_steps
+  metrics_log.write({'epoch': progress['epoch'], 'step': updates,
                      'split': 'test', **test, 'lr': None,
                      'images_per_s': None, 'time_s': None,
                      'checkpoint_epoch': tested_epoch})
@@ -177,45 +184,31 @@ def _build(config, mesh) -> _Run:
   splits = {role: pipeline.open_split(config.dataset.name,
                                       config.dataset[f'{role}_split'], options)
             for role in ('train', 'eval', 'test')}
-  model_fields = {k: v for k, v in config.model.items() if k != 'name'}
-  model = models.create(config.model.name,
-                        num_classes=len(splits['train'].class_names),
-                        **model_fields)
+  num_classes = len(splits['train'].class_names)
   input_shape = tuple(config.input_shape or
                       models.input_shape(config.model.name))
-  preprocessing = pipeline.preprocessing_for(
-      config, input_shape, len(splits['train'].class_names))
+  preprocessing = pipeline.preprocessing_for(config, input_shape, num_classes)
   steps_per_epoch = pipeline.steps_per_epoch(splits['train'].num_examples,
                                              config.batch_size)
-  schedule = optim.make_schedule(config, steps_per_epoch)
-  state = steps.create_train_state(
-      model, optim.make_optimizer(config, schedule), input_shape, config.seed,
-      mesh)
-  if config.init_from:
-    state = _start_from_weights(state, config, mesh)
-  run = _Run(splits, preprocessing, steps_per_epoch, schedule, state, None)
+  batches_per_epoch = steps_per_epoch * config.optimizer.accumulation_steps
+  schedule, state, step_options = training_state.create(
+      config, num_classes, input_shape, steps_per_epoch, mesh)
+  run = _Run(splits, preprocessing, steps_per_epoch, batches_per_epoch,
+             schedule, state, step_options, None)
   return run._replace(train_batches=_train_batches(config, run))
+
+
+def _train_batch_size(config) -> int:
+  """The global batch of one train step: batch_size, or its share of an
+  update accumulated over several steps."""
+  return config.batch_size // config.optimizer.accumulation_steps
 
 
 def _train_batches(config, run: _Run, start_batch: int = 0) -> Iterator:
   return iter(pipeline.train_loader(
-      run.splits['train'], run.preprocessing, config.batch_size, config.seed,
-      config.dataset.num_workers, config.dataset.prefetch,
+      run.splits['train'], run.preprocessing, _train_batch_size(config),
+      config.seed, config.dataset.num_workers, config.dataset.prefetch,
       config.dataset.read_threads, start_batch))
-
-
-def _start_from_weights(state, config, mesh):
-  """Replaces the fresh parameters with converted ones (new head kept)."""
-  loaded = weights.load(config.init_from, config.model.name)
-  fresh = {'params': state.params, 'batch_stats': state.batch_stats}
-  variables, kept_fresh = weights.adopt(fresh, loaded)
-  if kept_fresh:
-    log.info('Started from %s; freshly initialized: %s', config.init_from,
-             ', '.join(kept_fresh))
-  state = state.replace(params=variables['params'],
-                        batch_stats=variables.get('batch_stats', {}),
-                        opt_state=state.tx.init(variables['params']))
-  return jax.device_put(state, parallel.replicated(mesh))
 
 
 def _train_epoch(train_step, state, batches, num_steps, mesh, config, epoch,
@@ -235,7 +228,7 @@ def _train_epoch(train_step, state, batches, num_steps, mesh, config, epoch,
         raise errors.NonFiniteLossError(_non_finite_message(
             means['loss'], epoch, checkpoints, config))
       now = time.perf_counter()
-      console.show_running(bar, means, (i - shown) * config.batch_size
+      console.show_running(bar, means, (i - shown) * _train_batch_size(config)
                            / (now - last_time))
       bar.update(i - shown)
       shown, last_time = i, now

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnnzoo import errors, models
+from cnnzoo import checkpointing, errors, models, run_files
 
 log = logging.getLogger('cnnzoo')
 META = 'cnnzoo_weights.json'
@@ -154,14 +154,19 @@ def save(directory, name: str, variables, source: str) -> None:
 
 
 def load(directory, name: str) -> dict:
-  """Returns the variables saved in `directory` for model `name`."""
+  """Returns the variables saved in `directory` for model `name`: weights
+  from `python -m cnnzoo.convert`, or a cnnzoo run's workdir (its best
+  epoch)."""
   import orbax.checkpoint as ocp
   directory = pathlib.Path(directory).absolute()
+  if (directory / run_files.CONFIG).exists():
+    return _from_run(directory, name)
   if not (directory / META).exists():
     raise errors.ConfigError(
-        f'init_from is {str(directory)!r}, which holds no converted weights '
-        f'({META} is missing). Make it with `python -m cnnzoo.convert '
-        f'--model {name} --from FILE --out {directory}`.')
+        f'init_from is {str(directory)!r}, which holds neither converted '
+        f'weights ({META} is missing) nor a cnnzoo run ({run_files.CONFIG}). '
+        f'Make weights with `python -m cnnzoo.convert --model {name} --from '
+        f'FILE --out {directory}`, or point it at a run\'s workdir.')
   saved = json.loads((directory / META).read_text())['model']
   if saved != name:
     raise errors.ConfigError(
@@ -170,6 +175,16 @@ def load(directory, name: str) -> dict:
         f'model.name to {saved!r}.')
   with ocp.StandardCheckpointer() as checkpointer:
     return checkpointer.restore(directory / 'variables')
+
+
+def _from_run(workdir: pathlib.Path, name: str) -> dict:
+  saved = run_files.read_json(workdir / run_files.CONFIG)['model']['name']
+  if saved != name:
+    raise errors.ConfigError(
+        f'init_from {str(workdir)!r} is a run of {saved!r}, but the config '
+        f'trains {name!r}. Start from a run of {name!r}, or set model.name '
+        f'to {saved!r}.')
+  return checkpointing.trained_weights(workdir / 'checkpoints')
 
 
 def adopt(fresh, loaded) -> tuple[dict, list[str]]:

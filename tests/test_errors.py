@@ -1,5 +1,6 @@
 """Bad input gets one paragraph that says what was wrong and what to do."""
 
+import json
 import os
 import pathlib
 import re
@@ -29,6 +30,20 @@ def test_unknown_config_override_names_the_valid_keys(tmp_path):
   assert 'optimizer.learning_rate' in result.stderr
   assert 'Traceback' not in result.stderr
   assert not (tmp_path / 'checkpoints').exists()
+
+
+def test_any_model_field_is_a_command_line_override(tmp_path):
+  result = _cli('--config.model.activation=tanh',
+                '--config.model.width_multiplier=0.5', '--config.num_epochs=1',
+                f'--workdir={tmp_path}')
+  assert result.returncode == 0, result.stderr
+  saved = json.loads((tmp_path / 'config.json').read_text())['model']
+  assert saved['activation'] == 'tanh' and saved['width_multiplier'] == 0.5
+  result = _cli('--config.model.colour=1', f'--workdir={tmp_path}/other')
+  assert result.returncode == 1
+  assert "has no field(s) colour" in result.stderr
+  assert 'activation' in result.stderr  # The fields it does have.
+  assert 'Traceback' not in result.stderr
 
 
 @pytest.mark.parametrize('args,expected', [

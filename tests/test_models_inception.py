@@ -2,6 +2,7 @@
 
 import functools
 
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,8 +10,12 @@ import optax
 import pytest
 
 from cnnzoo import models, parallel, steps
-from cnnzoo.models.layers import adaptive_avg_pool, max_pool_ceil
-from tests.model_helpers import count_params, numpy_variables, preset_variables
+from cnnzoo.models import googlenet as googlenet_module
+from cnnzoo.models.layers import (ACTIVATIONS, adaptive_avg_pool,
+                                  max_pool_ceil)
+from tests.model_helpers import (abstract_variables, count_params,
+                                 logits_with_activation, numpy_variables,
+                                 preset_variables)
 
 TRAIN_COLLECTIONS = ['batch_stats', 'aux_logits']
 
@@ -134,10 +139,11 @@ def test_auxiliary_losses_change_the_update_but_not_the_reported_loss(
   rng = np.random.default_rng(0)
   batch = {'image': rng.normal(size=(4, 32, 32, 3)).astype(np.float32),
            'label': rng.integers(0, 10, 4).astype(np.int32)}
-  step = jax.jit(steps.train_step)  # The weight traced: one compile.
   results = {}
   for weight in (0.3, 0.0):
-    new_state, metrics = step(state, batch, jnp.float32(weight))
+    options = steps.StepOptions(aux_loss_weight=weight)
+    new_state, metrics = jax.jit(steps.train_step, static_argnums=2)(
+        state, batch, options)
     results[weight] = (float(metrics['loss']),
                        jax.device_get(new_state.params))
   (loss_with, with_aux), (loss_without, without_aux) = results.values()
@@ -175,3 +181,31 @@ def test_inception_v3_small_input_runs_with_its_auxiliary_head():
   assert bool(jnp.all(jnp.isfinite(aux))) and not np.allclose(aux, logits)
   _check_shapes_by_tracing(model, (2, 32, 32, 3))
   _check_shapes_by_tracing(model, (2, 28, 28, 1))
+
+
+@pytest.mark.parametrize('name', ['googlenet', 'inception_v3'])
+def test_activation_changes_outputs_not_parameters(name):
+  model = models.create(name, num_classes=10, small_input=True)
+  assert model.activation == 'relu'
+  relu, tanh, count, tanh_count = logits_with_activation(
+      model, (32, 32, 3), 'tanh')
+  assert count == tanh_count
+  assert relu.shape == tanh.shape == (2, 10)
+  assert not np.allclose(relu, tanh, atol=1e-4)
+
+
+@pytest.mark.parametrize('name, convs', [('googlenet', 57 + 2),
+                                         ('inception_v3', 94 + 2)])
+def test_activation_reaches_every_basic_conv_and_the_aux_heads(name, convs):
+  model = models.create(name, num_classes=10, activation='gelu')
+  seen = []
+
+  def record(next_fun, args, kwargs, context):
+    if isinstance(context.module, googlenet_module.BasicConv2d):
+      seen.append(context.module.activation)
+    return next_fun(*args, **kwargs)
+
+  with flax.linen.intercept_methods(record):
+    abstract_variables(model, models.input_shape(name))  # Builds the heads.
+  assert len(seen) == convs  # The trunk's and the auxiliary heads' convs.
+  assert all(f is ACTIVATIONS['gelu'] for f in seen)

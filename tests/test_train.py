@@ -2,11 +2,14 @@
 
 import json
 import logging
+import math
 
 import jax
+import numpy as np
 import pytest
 
 from cnnzoo import parallel, run_files, train
+from tests.conftest import load_config
 
 RECORD_KEYS = {'epoch', 'step', 'split', 'loss', 'accuracy', 'top5', 'lr',
                'images_per_s', 'time_s'}
@@ -22,6 +25,8 @@ def test_run_writes_config_metrics_summary_and_checkpoints(tiny_config,
   summary = train.train_and_evaluate(tiny_config, tmp_path)
 
   assert json.loads((tmp_path / 'config.json').read_text())['num_epochs'] == 2
+  assert json.loads((tmp_path / 'classes.json').read_text()) == {
+      'class_names': [str(digit) for digit in range(10)]}
   records = _records(tmp_path)
   assert [(r['epoch'], r['split']) for r in records] == [
       (1, 'train'), (1, 'validation'), (2, 'train'), (2, 'validation'),
@@ -89,3 +94,70 @@ def test_worker_processes_change_nothing_even_across_a_resume(tiny_config,
                                      mesh=mesh)
   assert resumed['test'] == reference['test']
   assert reference['test']['accuracy'] > 0.3  # It learned from those batches.
+
+
+def test_logged_learning_rate_follows_the_schedule(tiny_config, tmp_path):
+  tiny_config.num_epochs = 3
+  tiny_config.optimizer.learning_rate = 0.1
+  tiny_config.schedule.update(name='cosine', warmup_epochs=1.0,
+                              end_fraction=0.0)
+  train.train_and_evaluate(tiny_config, tmp_path)
+  logged = [r['lr'] for r in _records(tmp_path) if r['split'] == 'train']
+  updates = 1257 // 64  # Per epoch; each record is at an epoch's last one.
+  decay = 3 * updates - updates  # Cosine after one epoch of warm-up.
+  at = lambda update: 0.05 * (1 + math.cos(math.pi * (update - updates)  # noqa
+                                           / decay))
+  expected = [0.1 * (updates - 1) / updates, at(2 * updates - 1),
+              at(3 * updates - 1)]
+  np.testing.assert_allclose(logged, expected, rtol=1e-5)
+
+
+def test_accumulation_logs_optimizer_updates(tiny_config, tmp_path):
+  tiny_config.num_epochs = 1
+  tiny_config.optimizer.accumulation_steps = 4  # 4 steps of 16 per update.
+  summary = train.train_and_evaluate(tiny_config, tmp_path)
+  assert _records(tmp_path)[0]['step'] == 1257 // 64
+  assert summary['test']['accuracy'] > 0.5
+
+
+@pytest.mark.slow
+def test_bfloat16_trains_lenet5_as_well_as_float32(data_dir, tmp_path):
+  accuracies = {}
+  for dtype in ('float32', 'bfloat16'):
+    config = load_config()
+    config.update(num_epochs=8, compute_dtype=dtype)
+    config.dataset.data_dir = data_dir
+    config.checkpoint.async_save = False
+    accuracies[dtype] = train.train_and_evaluate(
+        config, tmp_path / dtype)['test']['accuracy']
+  assert min(accuracies.values()) > 0.95, accuracies
+  assert abs(accuracies['float32'] - accuracies['bfloat16']) < 0.02
+
+
+def _checkpointed(workdir, epoch):
+  import orbax.checkpoint as ocp
+  manager = ocp.CheckpointManager(workdir / 'checkpoints')
+  return manager.restore(epoch, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore())).state
+
+
+def test_two_stage_fine_tuning_from_a_run(tiny_config, tmp_path):
+  tiny_config.num_epochs = 1
+  train.train_and_evaluate(tiny_config, tmp_path / 'pretrained')
+  start = _checkpointed(tmp_path / 'pretrained', 1)
+
+  tiny_config.num_epochs = 2
+  tiny_config.init_from = str(tmp_path / 'pretrained')
+  tiny_config.finetune.update(freeze='^(Conv|BatchNorm)_', frozen_epochs=1)
+  train.train_and_evaluate(tiny_config, tmp_path / 'tuned')
+  first, second = (_checkpointed(tmp_path / 'tuned', epoch)
+                   for epoch in (1, 2))
+  for layer in ('Conv_0', 'Conv_1', 'BatchNorm_0'):  # Frozen in epoch 1.
+    for collection in ('params', 'batch_stats'):
+      for a, b in zip(jax.tree.leaves(start[collection].get(layer, {})),
+                      jax.tree.leaves(first[collection].get(layer, {}))):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first['params'][layer]['bias'],
+                              second['params'][layer]['bias'])
+  assert not np.array_equal(start['params']['Dense_0']['kernel'],
+                            first['params']['Dense_0']['kernel'])

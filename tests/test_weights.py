@@ -6,7 +6,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from cnnzoo import convert, errors, models, train, weights
+from cnnzoo import (convert, errors, models, parallel, train, training_state,
+                    weights)
 
 
 def _variables(name='lenet5', num_classes=10):
@@ -85,3 +86,26 @@ def test_init_from_other_model_is_refused(tmp_path):
   with pytest.raises(errors.ConfigError, match="weights of 'lenet5'.*trains "
                      "'lenet5_1998'"):
     weights.load(tmp_path, 'lenet5_1998')
+
+
+def test_init_from_a_run_starts_from_its_tested_weights(tiny_config,
+                                                        tmp_path):
+  tiny_config.num_epochs = 1
+  tiny_config.ema_decay = 0.5  # The run tests its weight average.
+  train.train_and_evaluate(tiny_config, tmp_path / 'first')
+  manager = ocp.CheckpointManager(tmp_path / 'first' / 'checkpoints')
+  saved = manager.restore(1, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore())).state
+
+  tiny_config.update(init_from=str(tmp_path / 'first'), ema_decay=0.0)
+  mesh = parallel.make_mesh(jax.devices()[:1])
+  _, state, _ = training_state.create(tiny_config, 10, (32, 32, 1), 19, mesh)
+  for started, average, last in zip(jax.tree.leaves(state.params),
+                                    jax.tree.leaves(saved['ema']['params']),
+                                    jax.tree.leaves(saved['params'])):
+    np.testing.assert_array_equal(started, average)
+  assert not np.array_equal(started, last)
+
+  tiny_config.model.name = 'lenet5_1998'
+  with pytest.raises(errors.ConfigError, match="a run of 'lenet5'"):
+    weights.load(tmp_path / 'first', 'lenet5_1998')

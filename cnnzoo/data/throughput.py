@@ -21,7 +21,7 @@ import jax
 import numpy as np
 from PIL import Image
 
-from cnnzoo import models, optim, parallel, steps
+from cnnzoo import models, parallel, steps, training_state
 from cnnzoo.data import catalog, pipeline
 
 _SYNTHETIC_IMAGES = 2048
@@ -86,10 +86,15 @@ def _open_train_split(config, workspace: pathlib.Path):
   return 'synthetic', split._replace(class_names=names)
 
 
+def _step_batch(config) -> int:
+  # With gradient accumulation each step takes a share of batch_size.
+  return config.batch_size // config.optimizer.accumulation_steps
+
+
 def input_rate(config, split, preprocessing, num_batches: int) -> float:
   """Images/s of the training loader, after it has filled its buffers."""
   loader = iter(pipeline.train_loader(
-      split, preprocessing, config.batch_size, config.seed,
+      split, preprocessing, _step_batch(config), config.seed,
       config.dataset.num_workers, config.dataset.prefetch,
       config.dataset.read_threads))
   for _ in range(2 * max(1, config.dataset.num_workers)):  # Start-up.
@@ -97,34 +102,30 @@ def input_rate(config, split, preprocessing, num_batches: int) -> float:
   start = time.perf_counter()
   for _ in range(num_batches):
     next(loader)
-  return num_batches * config.batch_size / (time.perf_counter() - start)
+  return num_batches * _step_batch(config) / (time.perf_counter() - start)
 
 
 def step_rate(config, preprocessing, num_classes, num_steps: int) -> float:
   """Images/s of the config's jitted train step on in-memory batches."""
   mesh = parallel.make_mesh()
-  fields = {k: v for k, v in config.model.items() if k != 'name'}
-  model = models.create(config.model.name, num_classes=num_classes, **fields)
-  schedule = optim.make_schedule(config, steps_per_epoch=100)
-  state = steps.create_train_state(
-      model, optim.make_optimizer(config, schedule), preprocessing.shape,
-      config.seed, mesh)
+  _, state, options = training_state.create(
+      config, num_classes, preprocessing.shape, steps_per_epoch=100, mesh=mesh)
   rng = np.random.default_rng(0)
   batch = {'image': rng.standard_normal(
-               (config.batch_size, *preprocessing.shape), np.float32),
-           'label': rng.integers(0, num_classes, config.batch_size,
+               (_step_batch(config), *preprocessing.shape), np.float32),
+           'label': rng.integers(0, num_classes, _step_batch(config),
                                  dtype=np.int32)}
   for mix in preprocessing.train_batch:
     batch = mix.random_map(batch, rng)
   batch = parallel.to_global(batch, mesh)
-  train_step = steps.jit_train_step(mesh, config.aux_loss_weight)
+  train_step = steps.jit_train_step(mesh, options)
   state, metrics = train_step(state, batch)  # Compiles.
   jax.block_until_ready(metrics)
   start = time.perf_counter()
   for _ in range(num_steps):
     state, metrics = train_step(state, batch)
   jax.block_until_ready(metrics)
-  return num_steps * config.batch_size / (time.perf_counter() - start)
+  return num_steps * _step_batch(config) / (time.perf_counter() - start)
 
 
 def measure(config, num_batches: int = 60, num_steps: int = 10) -> Rates:

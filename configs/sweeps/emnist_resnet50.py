@@ -1,0 +1,54 @@
+"""The EMNIST team study's one-knob-at-a-time tuning of ResNet-50: each
+variant changes one thing from the baseline (`configs/resnet50_emnist.py`:
+batch 256, SGD 0.05, reduce-on-plateau, early stopping).
+
+  python -m cnnzoo.main --config configs/sweeps/emnist_resnet50.py:leaky_relu \
+      --workdir runs/emnist_resnet50/leaky_relu
+
+Variants (add ",smoke" for 2 epochs): baseline, batch_2048, constant_lr (no
+reduce-on-plateau), leaky_relu, dropout (0.5 before the classifier), augment
+(2-pixel padded random crops), adam (1e-3), zero_pad (28x28 centred on
+zeros in a 32x32 input instead of the 28x28 input).
+"""
+
+import importlib.util
+import pathlib
+
+from cnnzoo import errors
+
+VARIANTS = {
+    'baseline': {},
+    'batch_2048': {'batch_size': 2048},
+    'constant_lr': {'reduce_on_plateau.enabled': False},
+    'leaky_relu': {'model.activation': 'leaky_relu'},
+    'dropout': {'model.dropout_rate': 0.5},
+    'augment': {'augment.crop_padding': 2},
+    'adam': {'optimizer.name': 'adam', 'optimizer.learning_rate': 1e-3,
+             'optimizer.weight_decay': 0.0},
+    'zero_pad': {'input_shape': (32, 32, 1), 'dataset.fit': 'pad'},
+}
+
+
+def _baseline():
+  path = pathlib.Path(__file__).parent.parent / 'resnet50_emnist.py'
+  spec = importlib.util.spec_from_file_location('resnet50_emnist', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def get_config(arg: str | None = None):
+  name, _, smoke = (arg or 'baseline').partition(',')
+  if name == 'smoke':
+    name, smoke = 'baseline', 'smoke'
+  if name not in VARIANTS or smoke not in ('', 'smoke'):
+    raise errors.ConfigError(
+        f'emnist_resnet50.py takes one of {", ".join(VARIANTS)}, optionally '
+        f'with ",smoke" (as emnist_resnet50.py:adam,smoke), not {arg!r}.')
+  config = _baseline()
+  for key, value in VARIANTS[name].items():
+    section, _, field = key.rpartition('.')
+    (config[section] if section else config)[field] = value
+  if smoke:
+    config.num_epochs = 2
+  return config
