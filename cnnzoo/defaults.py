@@ -26,6 +26,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.input_shape = config_dict.placeholder(tuple)  # (H, W, C) images are resized to; None: the model's own.
   config.aux_loss_weight = 0.3  # Per auxiliary classifier (GoogLeNet, Inception v3).
   config.init_from = config_dict.placeholder(str)  # Weights from `python -m cnnzoo.convert`; a new head if classes differ.
+  config.report_at_end = True  # Per-example test evaluation, plots and report.html when training ends.
 
   config.model = ml_collections.ConfigDict()
   config.model.name = 'lenet5'  # One of cnnzoo.models.available().

@@ -19,8 +19,8 @@ import numpy as np
 from jax.sharding import Mesh
 
 from cnnzoo import (callbacks, checkpointing, console, defaults, errors,
-                    evaluation, models, parallel, run_files, steps,
-                    training_state)
+                    evaluation, models, parallel, run_files, run_outputs,
+                    steps, training_state)
 from cnnzoo.data import catalog, pipeline
 
 log = logging.getLogger('cnnzoo')
@@ -100,6 +100,7 @@ def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
       'class_names': list(run.splits['train'].class_names)})
   metrics_log = run_files.MetricsLog(workdir / run_files.METRICS)
   metrics_log.keep_until(progress['epoch'])
+  outputs = run_outputs.RunOutputs(workdir, metrics_log)
   train_step = steps.jit_train_step(mesh, run.step_options)
   eval_step = steps.jit_eval_step(mesh)
 
@@ -122,12 +123,12 @@ def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
     epoch_seconds = time.perf_counter() - start
     step = int(state.step) // config.optimizer.accumulation_steps  # Updates.
     lr = float(run.schedule(step - 1)) * plateau.scale
-    metrics_log.write({'epoch': epoch, 'step': step, 'split': 'train',
-                       **train_metrics, 'lr': lr,
-                       'images_per_s': images_per_s, 'time_s': train_seconds})
-    metrics_log.write({'epoch': epoch, 'step': step, 'split': 'validation',
-                       **val, 'lr': lr, 'images_per_s': None,
-                       'time_s': epoch_seconds - train_seconds})
+    outputs.write({'epoch': epoch, 'step': step, 'split': 'train',
+                   **train_metrics, 'lr': lr, 'images_per_s': images_per_s,
+                   'time_s': train_seconds})
+    outputs.write({'epoch': epoch, 'step': step, 'split': 'validation',
+                   **val, 'lr': lr, 'images_per_s': None,
+                   'time_s': epoch_seconds - train_seconds})
     console.epoch_line(epoch, config.num_epochs, train_metrics, val, lr,
                        images_per_s, epoch_seconds)
 
@@ -164,10 +165,9 @@ def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
   tested_epoch = progress['best_epoch'] if use_best else progress['epoch']
   test = evaluate(state, 'test')
   updates = int(state.step) // config.optimizer.accumulation_steps
-  metrics_log.write({'epoch': progress['epoch'], 'step': updates,
-                     'split': 'test', **test, 'lr': None,
-                     'images_per_s': None, 'time_s': None,
-                     'checkpoint_epoch': tested_epoch})
+  outputs.write({'epoch': progress['epoch'], 'step': updates,
+                 'split': 'test', **test, 'lr': None, 'images_per_s': None,
+                 'time_s': None, 'checkpoint_epoch': tested_epoch})
   summary = _summary(config, state, progress, test, use_best,
                      run.splits['train'].class_names, mesh)
   run_files.write_json(workdir / run_files.SUMMARY, summary)
@@ -175,6 +175,9 @@ def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
            'on %d examples. Summary: %s', tested_epoch, test['loss'],
            100 * test['accuracy'], 100 * test['top5'], test['num_examples'],
            workdir / run_files.SUMMARY)
+  if config.report_at_end:
+    outputs.finish(tested_epoch)
+  outputs.close()
   return summary
 
 

@@ -44,4 +44,21 @@ def tiny_config(data_dir):
   config.num_epochs = 2
   config.batch_size = 64
   config.checkpoint.async_save = False
+  config.report_at_end = False  # Tested once, in test_train.py.
   return config
+
+
+@pytest.fixture(scope='session')
+def trained_workdir(data_dir, tmp_path_factory):
+  """A one-epoch LeNet-5 digits run, trained once for the session's tests
+  of what reads finished runs (evaluate, predict)."""
+  from cnnzoo import train
+  config = load_config()
+  config.dataset.data_dir = data_dir
+  config.num_epochs = 1
+  config.batch_size = 64
+  config.checkpoint.async_save = False
+  config.report_at_end = False  # evaluate and predict are what is tested.
+  directory = tmp_path_factory.mktemp('run')
+  train.train_and_evaluate(config, directory)
+  return directory

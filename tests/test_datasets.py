@@ -94,6 +94,7 @@ def test_config_trains_and_evaluates_on_mocked_records(config_name, tmp_path):
   config.dataset.manual_dir = str(tmp_path)  # For imagenet2012.
   config.early_stopping.enabled = False
   config.reduce_on_plateau.enabled = False
+  config.report_at_end = False  # Tested on real images below.
   with tfds.testing.mock_data(num_examples=8):
     summary = train.train_and_evaluate(config, tmp_path)
   assert summary['test']['num_examples'] == 8
@@ -117,6 +118,10 @@ def test_image_folder_trains_end_to_end_with_its_class_names(tmp_path):
   summary = train.train_and_evaluate(config, tmp_path / 'run')
   assert summary['class_names'] == ['cats', 'dogs']
   assert summary['test']['num_examples'] == 4  # 20% of 10, per class.
+  # The report draws photos of mixed sizes and modes, titled by folder.
+  page = (tmp_path / 'run' / 'report.html').read_text()
+  assert 'cats' in page and 'dogs' in page
+  assert (tmp_path / 'run' / 'plots' / 'predictions.png').stat().st_size > 1000
 
 
 def test_imagenette_and_imagenet_names_follow_their_wordnet_ids(tmp_path):

@@ -22,6 +22,7 @@ def _records(workdir):
 
 def test_run_writes_config_metrics_summary_and_checkpoints(tiny_config,
                                                            tmp_path):
+  tiny_config.report_at_end = True
   summary = train.train_and_evaluate(tiny_config, tmp_path)
 
   assert json.loads((tmp_path / 'config.json').read_text())['num_epochs'] == 2
@@ -48,6 +49,18 @@ def test_run_writes_config_metrics_summary_and_checkpoints(tiny_config,
                             for k in ('loss', 'accuracy', 'top5',
                                       'num_examples')}
   assert summary['train_time_s'] > 0 and summary['images_per_s'] > 0
+
+  # What people look at: per-example evaluation, plots, report, TensorBoard.
+  evaluated = json.loads((tmp_path / 'eval' / 'test.json').read_text())
+  assert evaluated['accuracy'] == summary['test']['accuracy']
+  assert evaluated['checkpoint_epoch'] == records[-1]['checkpoint_epoch']
+  for plot in ('learning_curves', 'confusion_matrix', 'per_class_accuracy',
+               'predictions'):
+    assert (tmp_path / 'plots' / f'{plot}.png').stat().st_size > 1000, plot
+  page = (tmp_path / 'report.html').read_text()
+  assert f'{100 * summary["test"]["accuracy"]:.2f}%' in page
+  assert page.count('data:image/png;base64,') >= 4
+  assert list((tmp_path / 'tensorboard').glob('events.out.tfevents.*'))
   assert sorted(int(p.name) for p in (tmp_path / 'checkpoints').iterdir()
                 if p.name.isdigit()) == [1, 2]
 
@@ -125,7 +138,7 @@ def test_bfloat16_trains_lenet5_as_well_as_float32(data_dir, tmp_path):
   accuracies = {}
   for dtype in ('float32', 'bfloat16'):
     config = load_config()
-    config.update(num_epochs=8, compute_dtype=dtype)
+    config.update(num_epochs=6, compute_dtype=dtype, report_at_end=False)
     config.dataset.data_dir = data_dir
     config.checkpoint.async_save = False
     accuracies[dtype] = train.train_and_evaluate(

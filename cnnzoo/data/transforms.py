@@ -30,8 +30,8 @@ def decode_image(value) -> np.ndarray:
   return image[..., None] if image.ndim == 2 else image
 
 
-def _to_channels(image: np.ndarray, channels: int) -> np.ndarray:
-  if image.shape[-1] == channels:
+def _to_channels(image: np.ndarray, channels: int | None) -> np.ndarray:
+  if channels is None or image.shape[-1] == channels:  # None: as stored.
     return image
   if channels == 3:
     return np.repeat(image, 3, axis=-1)
@@ -54,7 +54,7 @@ class DecodeImage(grain.transforms.Map):
 
   `transposed` datasets (EMNIST) store rows as columns: swapping them back
   makes letters read upright. Grayscale becomes RGB (for ImageNet-pretrained
-  models) or RGB grayscale as `channels` asks.
+  models) or RGB grayscale as `channels` asks (None: as stored).
   """
 
   def __init__(self, channels: int, transposed: bool = False):

@@ -1,0 +1,96 @@
+"""TensorBoard event files of a run's metrics, under <workdir>/tensorboard/.
+
+  python -m cnnzoo.tensorboard WORKDIR     # (re)writes them from metrics.jsonl
+  tensorboard --logdir WORKDIR/tensorboard
+
+Tags are '<split>/<metric>' ('train/loss', 'validation/accuracy', 'train/lr')
+at the optimizer step of the record. tensorboardX writes the event files
+itself, so TensorFlow (installed only to prepare datasets) is never imported.
+"""
+
+import argparse
+import pathlib
+import shutil
+import sys
+
+import jax
+import tensorboardX
+
+from cnnzoo import run_files
+
+DIRECTORY = 'tensorboard'
+# The numbers of a metrics.jsonl record that change over a run; null ones
+# (images_per_s of an evaluation) are left out.
+METRICS = ('loss', 'accuracy', 'top5', 'lr', 'images_per_s', 'time_s')
+
+
+class ScalarWriter:
+  """Writes named scalars at a step into `logdir`; only process 0 writes."""
+
+  def __init__(self, logdir):
+    self._writer = None
+    if jax.process_index() == 0:
+      self._writer = tensorboardX.SummaryWriter(str(logdir), flush_secs=10)
+
+  def write(self, step: int, scalars: dict[str, float | None],
+            prefix: str = '') -> None:
+    """Adds each scalar under '<prefix>/<name>'; None values are skipped."""
+    if self._writer is None:
+      return
+    for name, value in scalars.items():
+      if value is not None:
+        tag = f'{prefix}/{name}' if prefix else name
+        self._writer.add_scalar(tag, float(value), global_step=int(step))
+
+  def write_record(self, record: dict) -> None:
+    """Writes one metrics.jsonl record at its step, tagged by its split."""
+    self.write(record['step'], {k: record.get(k) for k in METRICS},
+               prefix=record['split'])
+
+  def close(self) -> None:
+    if self._writer is not None:
+      self._writer.close()
+      self._writer = None
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc_info):
+    self.close()
+
+
+def write_history(workdir) -> pathlib.Path:
+  """Rewrites <workdir>/tensorboard/ from all of metrics.jsonl; returns it.
+
+  The folder is emptied first, so running it again gives the same events
+  once, not twice.
+  """
+  workdir = pathlib.Path(workdir)
+  metrics = workdir / run_files.METRICS
+  if not metrics.exists():
+    raise FileNotFoundError(
+        f'{metrics} does not exist: {workdir} holds no run yet. Train one '
+        f'with python -m cnnzoo.main --workdir {workdir}.')
+  logdir = workdir / DIRECTORY
+  if jax.process_index() == 0:
+    shutil.rmtree(logdir, ignore_errors=True)
+  with ScalarWriter(logdir) as writer:
+    for record in run_files.MetricsLog(metrics).records():
+      writer.write_record(record)
+  return logdir
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(prog='python -m cnnzoo.tensorboard',
+                                   description=__doc__.split('\n')[0])
+  parser.add_argument('workdir', help='a run\'s workdir')
+  args = parser.parse_args(argv)
+  try:
+    logdir = write_history(args.workdir)
+  except FileNotFoundError as e:
+    sys.exit(f'error: {e}')
+  print(f'Wrote {logdir}; view it with: tensorboard --logdir {logdir}')
+
+
+if __name__ == '__main__':
+  main()
