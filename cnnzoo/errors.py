@@ -22,3 +22,7 @@ class WorkdirError(UserError):
 
 class NonFiniteLossError(UserError):
   """The training loss became NaN or infinite."""
+
+
+class DistributedError(UserError):
+  """The processes of a multi-process run could not meet."""

@@ -20,7 +20,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # TF only prepares data.
 from absl import app, flags, logging as absl_logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
-from cnnzoo import defaults, errors, train  # noqa: E402
+from cnnzoo import defaults, distributed, errors, train  # noqa: E402
 
 DEFAULT_CONFIG = (pathlib.Path(__file__).parent.parent / 'configs' /
                   'lenet5_digits.py')
@@ -30,6 +30,15 @@ _WORKDIR = flags.DEFINE_string(
     'file stem>).')
 _REEVALUATE = flags.DEFINE_bool(
     'reevaluate', False, 'Evaluate a finished run again.')
+_COORDINATOR = flags.DEFINE_string(
+    'coordinator', None, 'Multi-process runs outside SLURM, MPI and TPU pods: '
+    'host:port of process 0, the same for every process.')
+_NUM_PROCESSES = flags.DEFINE_integer(
+    'num_processes', None, 'With --coordinator: how many processes in all.')
+_PROCESS_ID = flags.DEFINE_integer(
+    'process_id', None, 'With --coordinator: this process, 0 to N - 1.')
+_DISTRIBUTED_TIMEOUT = flags.DEFINE_integer(
+    'distributed_timeout', 300, 'Seconds to wait for every process to join.')
 
 
 def _config_argument(argv) -> str:
@@ -126,6 +135,11 @@ def _log_to_stdout():
 def main(argv):
   del argv  # All flags are parsed.
   _log_to_stdout()
+  try:
+    distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
+                           _PROCESS_ID.value, _DISTRIBUTED_TIMEOUT.value)
+  except errors.UserError as e:
+    sys.exit(f'error: {e}')
   try:
     config = _CONFIG.value
     config.get('seed')  # A file that failed to load raises on first use.

@@ -80,18 +80,17 @@ def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
     progress = _fresh_progress(config)
   else:
     log.info('Resuming %s from epoch %d.', workdir, progress['epoch'])
-    if progress.get('num_workers', config.dataset.num_workers) == (
-        config.dataset.num_workers):
+    saved_layout = progress.get('data_layout', _data_layout(config))
+    if saved_layout == _data_layout(config):
       state = checkpoints.restore(progress['epoch'], state, run.train_batches)
     else:
-      # grain's saved position is per worker, but the batches are the same
-      # for any number of workers: start the stream where the run was.
+      # grain's saved position is per process and worker, but the global
+      # batches are the same for any number of them: continue at the batch.
       state = checkpoints.restore(progress['epoch'], state)
       run = run._replace(train_batches=_train_batches(
           config, run, start_batch=progress['epoch'] * run.batches_per_epoch))
-      log.info('dataset.num_workers is now %d (was %d); the data stream '
-               'continues at the same batch.', config.dataset.num_workers,
-               progress['num_workers'])
+      log.info('The data stream was saved with %s and continues with %s at '
+               'the same batch.', saved_layout, _data_layout(config))
     early_stopping.load_state_dict(progress['early_stopping'])
     plateau.load_state_dict(progress['plateau'])
 
@@ -150,7 +149,7 @@ def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
         first_images_per_s=progress['first_images_per_s'] or images_per_s,
         early_stopping=early_stopping.state_dict(),
         plateau=plateau.state_dict(),
-        num_workers=config.dataset.num_workers)
+        data_layout=_data_layout(config))
     checkpoints.save(epoch, state, run.train_batches, progress, score)
     if stop:
       log.info('Early stopping: validation %s has not improved for %d '
@@ -199,6 +198,12 @@ def _build(config, mesh) -> _Run:
   run = _Run(splits, preprocessing, steps_per_epoch, batches_per_epoch,
              schedule, state, step_options, None)
   return run._replace(train_batches=_train_batches(config, run))
+
+
+def _data_layout(config) -> dict:
+  """What grain's saved iterator position depends on."""
+  return {'num_workers': config.dataset.num_workers,
+          'num_processes': jax.process_count()}
 
 
 def _train_batch_size(config) -> int:

@@ -124,31 +124,35 @@ def train_loader(split: Split, preprocessing: Preprocessing,
                  global_batch: int, seed: int, num_workers: int, prefetch: int,
                  read_threads: int, start_batch: int = 0
                  ) -> grain.IterDataset:
-  """Returns an endless stream of this process's shuffled training batches.
+  """Returns an endless stream of this process's part of each shuffled
+  global batch.
 
-  Each epoch reshuffles this process's shard; `iter()` of the stream is a
-  grain iterator whose state a checkpoint keeps. The batches depend on the
-  seed alone, not on `num_workers`; `start_batch` skips that many.
+  Every process orders the whole split alike (reshuffled each epoch) and
+  cuts it into global batches; process p of P takes the p-th of each batch's
+  P parts. So a global batch is the same examples whatever the number of
+  processes or `num_workers`, and each example is seen once per epoch.
+  `start_batch` skips that many global batches; `iter()` of the stream is a
+  grain iterator whose state a checkpoint keeps. Mixup and cutmix pair
+  images within a process's part.
   """
-  batches = (_process_shard(grain.MapDataset.source(split.source).seed(seed),
-                            drop_remainder=True)
-             .shuffle(seed=seed)
-             .repeat()  # Reshuffled each epoch.
-             .batch(local_batch_size(global_batch), drop_remainder=True,
-                    batch_fn=list)
-             .random_map(transforms.RandomMapEach(preprocessing.train)))
+  count, index = jax.process_count(), jax.process_index()
+  parts = (grain.MapDataset.source(split.source).seed(seed)
+           .shuffle(seed=seed)
+           .repeat()  # Reshuffled each epoch.
+           .batch(local_batch_size(global_batch), drop_remainder=True,
+                  batch_fn=list)
+           .random_map(transforms.RandomMapEach(preprocessing.train)))
   for mix in preprocessing.train_batch:
-    batches = batches.random_map(mix)
-  return _read(batches[start_batch:], num_workers, prefetch, read_threads)
+    parts = parts.random_map(mix)
+  return _read(parts[start_batch * count + index::count], num_workers,
+               prefetch, read_threads)
 
 
-def _process_shard(dataset: grain.MapDataset, drop_remainder: bool
-                   ) -> grain.MapDataset:
-  """This JAX process's consecutive share of `dataset`; without
-  `drop_remainder` the first processes take one extra example each."""
+def _process_shard(dataset: grain.MapDataset) -> grain.MapDataset:
+  """This JAX process's consecutive share of `dataset`; the first processes
+  take one extra example each when it does not divide."""
   index, count = jax.process_index(), jax.process_count()
   size, extra = divmod(len(dataset), count)
-  extra = 0 if drop_remainder else extra
   start = size * index + min(index, extra)
   return dataset[start:start + size + (index < extra)]
 
@@ -189,8 +193,7 @@ def eval_batches(split: Split, preprocessing: Preprocessing,
   evaluation steps line up across hosts.
   """
   local_batch = local_batch_size(global_batch)
-  batches = (_process_shard(grain.MapDataset.source(split.source),
-                            drop_remainder=False)
+  batches = (_process_shard(grain.MapDataset.source(split.source))
              .batch(local_batch, batch_fn=list)
              .map(transforms.MapEach(preprocessing.eval)))
   loader = _read(batches, num_workers, prefetch=2, read_threads=read_threads)

@@ -1,0 +1,123 @@
+"""Multi-process runs on loopback: the same results as one process, and
+clear failures when the processes cannot meet."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+from tests.conftest import REPO
+
+LOCAL = str(REPO / 'launch' / 'local.sh')
+
+
+def _run(*args, devices_per_process=1, timeout=300):
+  env = {**os.environ, 'PYTHON': sys.executable,
+         'CNNZOO_DEVICES_PER_PROCESS': str(devices_per_process)}
+  return subprocess.run(['bash', *args], cwd=REPO, env=env, timeout=timeout,
+                        capture_output=True, text=True)
+
+
+def _losses(workdir):
+  return [r['loss'] for r in map(json.loads, (workdir / 'metrics.jsonl')
+                                 .read_text().splitlines())]
+
+
+def _final_params(workdir):
+  """The latest checkpoint's parameters, on this process's first device
+  (the checkpoint may come from other processes and devices)."""
+  here = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  with ocp.CheckpointManager(
+      workdir / 'checkpoints',
+      item_handlers={'state': ocp.StandardCheckpointHandler()}) as manager:
+    epoch = manager.latest_step()
+    saved = manager.item_metadata(epoch)['state']
+    target = jax.tree.map(
+        lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype,
+                                          sharding=here), saved)
+    state = manager.restore(epoch, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(target))).state
+  return state['params']
+
+
+@pytest.mark.slow
+def test_two_processes_of_two_devices_match_one_process_of_four(data_dir,
+                                                               tmp_path):
+  flags = ['--config', 'configs/lenet5_digits.py', '--config.num_epochs=2',
+           '--config.batch_size=64', '--config.dataset.train_split=train[:256]',
+           '--config.report_at_end=False',
+           f'--config.dataset.data_dir={data_dir}']
+  one = subprocess.run(
+      [sys.executable, '-m', 'cnnzoo.main', *flags,
+       f'--workdir={tmp_path / "one"}'], cwd=REPO, capture_output=True,
+      text=True, timeout=300, env={
+          **os.environ, 'JAX_PLATFORMS': 'cpu',
+          'XLA_FLAGS': '--xla_force_host_platform_device_count=4'})
+  assert one.returncode == 0, one.stderr
+  two = _run(LOCAL, '2', *flags, f'--workdir={tmp_path / "two"}',
+             devices_per_process=2)
+  assert two.returncode == 0, two.stderr
+  summary = json.loads((tmp_path / 'two' / 'summary.json').read_text())
+  assert summary['num_processes'] == 2 and summary['num_devices'] == 4
+  np.testing.assert_allclose(_losses(tmp_path / 'two'),
+                             _losses(tmp_path / 'one'), rtol=1e-5)
+  one_params, two_params = (_final_params(tmp_path / name)
+                            for name in ('one', 'two'))
+  for layer in one_params:
+    for leaf in one_params[layer]:
+      np.testing.assert_allclose(two_params[layer][leaf],
+                                 one_params[layer][leaf], rtol=1e-4,
+                                 atol=1e-6)
+
+
+def test_a_process_missing_fails_clearly_and_in_bounded_time(tmp_path):
+  start = time.monotonic()
+  result = subprocess.run(
+      [sys.executable, '-m', 'cnnzoo.main', '--coordinator=localhost:29517',
+       '--num_processes=2', '--process_id=1', '--distributed_timeout=5',
+       f'--workdir={tmp_path}'], cwd=REPO, capture_output=True, text=True,
+      timeout=120, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  assert result.returncode == 1
+  assert 'could not meet process 0 at localhost:29518' in result.stderr
+  assert 'each process with its own --process_id' in result.stderr
+  assert 'Traceback' not in result.stderr
+  assert time.monotonic() - start < 90
+
+
+def test_process_0_alone_says_how_many_came(tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'cnnzoo.main', '--coordinator=localhost:29521',
+       '--num_processes=3', '--process_id=0', '--distributed_timeout=3',
+       f'--workdir={tmp_path}'], cwd=REPO, capture_output=True, text=True,
+      timeout=120, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  assert result.returncode == 1
+  assert 'Only 1 of 3 processes came within 3 s' in result.stderr
+  assert 'Traceback' not in result.stderr
+
+
+def test_coordinator_needs_the_process_count_and_id(tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'cnnzoo.main', '--coordinator=localhost:29518',
+       f'--workdir={tmp_path}'], cwd=REPO, capture_output=True, text=True,
+      timeout=120)
+  assert result.returncode == 1
+  assert '--coordinator needs --num_processes and --process_id' in (
+      result.stderr)
+
+
+def test_local_launcher_dry_run_prints_one_command_per_process():
+  result = _run(LOCAL, '3', '--dry_run', '--config', 'configs/x.py')
+  lines = result.stdout.strip().splitlines()
+  assert result.returncode == 0 and len(lines) == 3
+  for i, line in enumerate(lines):
+    assert f'--process_id={i}' in line and '--num_processes=3' in line
+    assert line.rstrip().endswith('--config configs/x.py')
+  assert len({line.split('--coordinator=')[1].split()[0]
+              for line in lines}) == 1  # One coordinator for all.
+  assert _run(LOCAL, 'two').returncode == 2
