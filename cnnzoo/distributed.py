@@ -1,10 +1,11 @@
 """Joining JAX's multi-controller runtime (`jax.distributed`) before training.
 
-One process per host (or per GPU), all running the same command. Where the
-cluster says who is who (SLURM, Open MPI, Cloud TPU pods) JAX reads it from
-the environment; elsewhere `--coordinator`, `--num_processes` and
-`--process_id` say it (`launch/local.sh` does so for processes on one
-machine). A single process needs nothing.
+One process per host (or per GPU), all running the same command. Under
+SLURM and Open MPI JAX reads who is who from the environment; on TPU pods
+`--multihost` lets JAX find its peers through the TPU runtime; elsewhere
+`--coordinator`, `--num_processes` and `--process_id` say it
+(`launch/local.sh` does so for processes on one machine). A single process
+needs nothing.
 """
 
 import os
@@ -31,7 +32,8 @@ def _cluster_detected() -> bool:
 
 def initialize(coordinator: str | None = None,
                num_processes: int | None = None,
-               process_id: int | None = None, timeout_s: int = 300) -> None:
+               process_id: int | None = None, timeout_s: int = 300,
+               multihost: bool = False) -> None:
   """Joins the other processes of a multi-process run, if this is one.
 
   With --coordinator, raises errors.DistributedError after at most
@@ -43,7 +45,7 @@ def initialize(coordinator: str | None = None,
     raise errors.DistributedError(
         '--coordinator needs --num_processes and --process_id too (this '
         'process\'s number, 0 to num_processes - 1).')
-  if not explicit and not _cluster_detected():
+  if not (explicit or multihost or _cluster_detected()):
     return
   if explicit:
     _meet(coordinator, num_processes, process_id, timeout_s)

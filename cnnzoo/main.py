@@ -37,6 +37,9 @@ _NUM_PROCESSES = flags.DEFINE_integer(
     'num_processes', None, 'With --coordinator: how many processes in all.')
 _PROCESS_ID = flags.DEFINE_integer(
     'process_id', None, 'With --coordinator: this process, 0 to N - 1.')
+_MULTIHOST = flags.DEFINE_bool(
+    'multihost', False, 'Join the other processes JAX finds in the '
+    'environment (TPU pods; SLURM and MPI are found without it).')
 _DISTRIBUTED_TIMEOUT = flags.DEFINE_integer(
     'distributed_timeout', 300, 'Seconds to wait for every process to join.')
 
@@ -137,7 +140,8 @@ def main(argv):
   _log_to_stdout()
   try:
     distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
-                           _PROCESS_ID.value, _DISTRIBUTED_TIMEOUT.value)
+                           _PROCESS_ID.value, _DISTRIBUTED_TIMEOUT.value,
+                           _MULTIHOST.value)
   except errors.UserError as e:
     sys.exit(f'error: {e}')
   try:

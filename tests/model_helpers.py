@@ -99,6 +99,18 @@ def logits_with_activation(model, shape, activation):
           count_params(abstract_variables(swapped, shape)['params']))
 
 
+def assert_activation_changes_outputs_not_parameters(model, shape,
+                                                     activation):
+  """Asserts that `activation` in place of the model's own keeps the
+  parameter count and changes the logits; returns the swapped logits."""
+  logits, swapped, count, swapped_count = logits_with_activation(
+      model, shape, activation)
+  assert count == swapped_count
+  assert logits.shape == swapped.shape == (2, model.num_classes)
+  assert not np.allclose(logits, swapped, atol=1e-4)
+  return swapped
+
+
 def train_logits(model, variables, x, seed):
   """Training-mode logits with dropout rng PRNGKey(seed); the BatchNorm
   statistics it would update are thrown away."""

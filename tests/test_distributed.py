@@ -50,7 +50,8 @@ def _final_params(workdir):
 def test_two_processes_of_two_devices_match_one_process_of_four(data_dir,
                                                                tmp_path):
   flags = ['--config', 'configs/lenet5_digits.py', '--config.num_epochs=2',
-           '--config.batch_size=64', '--config.dataset.train_split=train[:256]',
+           '--config.batch_size=64',
+           '--config.dataset.train_split=train[:256]',  # 4 steps an epoch.
            '--config.report_at_end=False',
            f'--config.dataset.data_dir={data_dir}']
   one = subprocess.run(
@@ -121,3 +122,22 @@ def test_local_launcher_dry_run_prints_one_command_per_process():
   assert len({line.split('--coordinator=')[1].split()[0]
               for line in lines}) == 1  # One coordinator for all.
   assert _run(LOCAL, 'two').returncode == 2
+
+
+def test_cluster_launchers_dry_run_print_what_they_would_run():
+  pod = _run(str(REPO / 'launch' / 'tpu_pod.sh'), 'pod', 'zone', 'v4-32',
+             '--dry_run', '--config', 'configs/x.py')
+  assert pod.returncode == 0, pod.stderr
+  create, copy, install, train = pod.stdout.strip().splitlines()
+  assert create.startswith('gcloud compute tpus tpu-vm create pod')
+  assert '--accelerator-type=v4-32' in create
+  assert '--worker=all' in copy and '--worker=all' in install
+  assert 'python\\ -m\\ cnnzoo.main\\ --multihost\\ --config' in train
+  slurm = subprocess.run(
+      ['bash', str(REPO / 'launch' / 'slurm.sbatch'), '--config',
+       'configs/x.py'], cwd=REPO, capture_output=True, text=True,
+      env={**os.environ, 'DRY_RUN': '1'})
+  assert slurm.stdout.split() == ['srun', '--kill-on-bad-exit=1', 'python',
+                                  '-m', 'cnnzoo.main', '--config',
+                                  'configs/x.py']
+  assert _run(str(REPO / 'launch' / 'tpu_pod.sh'), 'pod').returncode == 2
