@@ -54,12 +54,7 @@ def test_two_processes_of_two_devices_match_one_process_of_four(data_dir,
            '--config.dataset.train_split=train[:256]',  # 4 steps an epoch.
            '--config.report_at_end=False',
            f'--config.dataset.data_dir={data_dir}']
-  one = subprocess.run(
-      [sys.executable, '-m', 'cnnzoo.main', *flags,
-       f'--workdir={tmp_path / "one"}'], cwd=REPO, capture_output=True,
-      text=True, timeout=300, env={
-          **os.environ, 'JAX_PLATFORMS': 'cpu',
-          'XLA_FLAGS': '--xla_force_host_platform_device_count=4'})
+  one = _main(*flags, f'--workdir={tmp_path / "one"}', devices=4)
   assert one.returncode == 0, one.stderr
   two = _run(LOCAL, '2', *flags, f'--workdir={tmp_path / "two"}',
              devices_per_process=2)
@@ -77,13 +72,20 @@ def test_two_processes_of_two_devices_match_one_process_of_four(data_dir,
                                  atol=1e-6)
 
 
+def _main(*flags, devices=1):
+  """`python -m cnnzoo.main` with `flags` on `devices` CPU devices."""
+  return subprocess.run(
+      [sys.executable, '-m', 'cnnzoo.main', *flags], cwd=REPO,
+      capture_output=True, text=True, timeout=300, env={
+          **os.environ, 'JAX_PLATFORMS': 'cpu',
+          'XLA_FLAGS': f'--xla_force_host_platform_device_count={devices}'})
+
+
 def test_a_process_missing_fails_clearly_and_in_bounded_time(tmp_path):
   start = time.monotonic()
-  result = subprocess.run(
-      [sys.executable, '-m', 'cnnzoo.main', '--coordinator=localhost:29517',
-       '--num_processes=2', '--process_id=1', '--distributed_timeout=5',
-       f'--workdir={tmp_path}'], cwd=REPO, capture_output=True, text=True,
-      timeout=120, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  result = _main('--coordinator=localhost:29517', '--num_processes=2',
+                 '--process_id=1', '--distributed_timeout=5',
+                 f'--workdir={tmp_path}')
   assert result.returncode == 1
   assert 'could not meet process 0 at localhost:29518' in result.stderr
   assert 'each process with its own --process_id' in result.stderr
@@ -92,21 +94,16 @@ def test_a_process_missing_fails_clearly_and_in_bounded_time(tmp_path):
 
 
 def test_process_0_alone_says_how_many_came(tmp_path):
-  result = subprocess.run(
-      [sys.executable, '-m', 'cnnzoo.main', '--coordinator=localhost:29521',
-       '--num_processes=3', '--process_id=0', '--distributed_timeout=3',
-       f'--workdir={tmp_path}'], cwd=REPO, capture_output=True, text=True,
-      timeout=120, env={**os.environ, 'JAX_PLATFORMS': 'cpu'})
+  result = _main('--coordinator=localhost:29521', '--num_processes=3',
+                 '--process_id=0', '--distributed_timeout=3',
+                 f'--workdir={tmp_path}')
   assert result.returncode == 1
   assert 'Only 1 of 3 processes came within 3 s' in result.stderr
   assert 'Traceback' not in result.stderr
 
 
 def test_coordinator_needs_the_process_count_and_id(tmp_path):
-  result = subprocess.run(
-      [sys.executable, '-m', 'cnnzoo.main', '--coordinator=localhost:29518',
-       f'--workdir={tmp_path}'], cwd=REPO, capture_output=True, text=True,
-      timeout=120)
+  result = _main('--coordinator=localhost:29518', f'--workdir={tmp_path}')
   assert result.returncode == 1
   assert '--coordinator needs --num_processes and --process_id' in (
       result.stderr)
