@@ -22,7 +22,8 @@ CASES = {
     'depthwise channel multiplier 2': (4, 5, 10, 3, 1, 'SAME', 5),
     'grouped, left to lax': (6, 6, 6, 3, 1, 'SAME', 3),
     'dense, left to lax': (6, 3, 4, 3, 2, ((1, 1), (1, 1)), 1),
-    'one input channel, left to lax': (8, 1, 6, 5, 1, 'VALID', 1),
+    'one input channel (LeNet-5 C1)': (8, 1, 6, 5, 1, 'VALID', 1),
+    'one input channel, stride 2 SAME': (9, 1, 4, 3, 2, 'SAME', 1),
 }
 
 
@@ -58,9 +59,9 @@ def _compiled_text(size, c_in, groups):
 def test_cpu_rewrites_replace_the_slow_convolutions_in_the_compiled_code():
   assert 'convolution(' in _compiled_text(6, 8, groups=1)  # Left to XLA.
   assert 'convolution(' not in _compiled_text(2, 8, groups=8)  # Depthwise.
-  # One input channel (LeNet-5's first layer) is no depthwise convolution,
-  # though groups == channels: XLA's convolution is 2.4x faster there.
-  assert 'convolution(' in _compiled_text(8, 1, groups=1)
+  # One input channel (LeNet-5's first layer): shifted slices times kernel
+  # rows, not the per-channel multiplications of a depthwise convolution.
+  assert 'convolution(' not in _compiled_text(8, 1, groups=1)
   # A dense 3x3 on 2x2 maps: the patches are gathered by a convolution with
   # an identity kernel, then one dot multiplies them by the kernel matrix.
   assert ' dot(' in _compiled_text(2, 8, groups=1)

@@ -66,7 +66,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from cnnzoo.models import layers
+from cnnzoo.models import layers, pooling
 from cnnzoo.models.conv import Conv
 from cnnzoo.models.layers import adaptive_avg_pool, flatten_chw
 
@@ -91,7 +91,7 @@ def local_response_norm(x, size: int = 5, alpha: float = 1e-4,
 
 
 def _max_pool(x):
-  return nn.max_pool(x, (3, 3), strides=(2, 2))
+  return pooling.max_pool(x, (3, 3), strides=(2, 2))
 
 
 class AlexNet(nn.Module):

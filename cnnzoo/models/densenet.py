@@ -32,7 +32,7 @@ from typing import Any, Callable, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from cnnzoo.models import layers
+from cnnzoo.models import layers, pooling
 from cnnzoo.models.conv import Conv
 
 # torchvision initializes convs with kaiming_normal_ (fan_in, gain sqrt 2).
@@ -133,7 +133,7 @@ class DenseNet(nn.Module):
                      epsilon=1e-5, dtype=self.dtype, name='features_norm0')(x)
     x = activation(x)
     if not self.small_input:
-      x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+      x = pooling.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
 
     for i, num_layers in enumerate(self.block_config):
       x = DenseBlock(num_layers, self.growth_rate, self.bn_size,

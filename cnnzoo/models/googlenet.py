@@ -41,7 +41,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnzoo.models.conv import Conv
-from cnnzoo.models import layers
+from cnnzoo.models import layers, pooling
 from cnnzoo.models.layers import adaptive_avg_pool, max_pool_ceil
 
 
@@ -92,7 +92,7 @@ class Inception(nn.Module):
     branch2 = conv(self.ch3x3, 3, padding=1, name='branch2_1')(branch2, train)
     branch3 = conv(self.ch5x5red, 1, name='branch3_0')(x, train)
     branch3 = conv(self.ch5x5, 3, padding=1, name='branch3_1')(branch3, train)
-    branch4 = nn.max_pool(x, (3, 3), (1, 1), padding=((1, 1), (1, 1)))
+    branch4 = pooling.max_pool(x, (3, 3), (1, 1), padding=((1, 1), (1, 1)))
     branch4 = conv(self.pool_proj, 1, name='branch4_1')(branch4, train)
     return jnp.concatenate([branch1, branch2, branch3, branch4], axis=-1)
 

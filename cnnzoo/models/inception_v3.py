@@ -48,7 +48,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnzoo.models.googlenet import BasicConv2d
-from cnnzoo.models import layers
+from cnnzoo.models import layers, pooling
 from cnnzoo.models.layers import adaptive_avg_pool
 
 # torchvision initializes every conv (the auxiliary ones too) with std 0.1.
@@ -78,7 +78,7 @@ def _avg_pool_3x3(x):
 
 
 def _max_pool_3x3_stride_2(x):
-  return nn.max_pool(x, (3, 3), (2, 2))
+  return pooling.max_pool(x, (3, 3), (2, 2))
 
 
 class InceptionA(nn.Module):

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from cnnzoo import errors
+from cnnzoo.models import pooling
 from cnnzoo.models.conv import Conv
 
 # The names `activation` fields accept. leaky_relu and gelu are PyTorch's
@@ -97,7 +98,7 @@ def max_pool_ceil(x, window: int = 3, stride: int = 2):
     if (out - 1) * stride >= size:
       out -= 1
     pads.append((0, (out - 1) * stride + window - size))
-  return nn.max_pool(x, (window, window), (stride, stride), padding=pads)
+  return pooling.max_pool(x, (window, window), (stride, stride), padding=pads)
 
 
 # torchvision: kaiming_normal_(mode='fan_out') for convolutions.

@@ -29,7 +29,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from cnnzoo.models import layers
+from cnnzoo.models import layers, pooling
 from cnnzoo.models.conv import Conv
 
 
@@ -57,7 +57,7 @@ class LeNet5(nn.Module):
         x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                          dtype=self.dtype)(x)
       x = activation(x)
-      x = nn.max_pool(x, (2, 2), strides=(2, 2))
+      x = pooling.max_pool(x, (2, 2), strides=(2, 2))
     x = x.reshape((x.shape[0], -1))
     for features in (120, 84):
       x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)

@@ -44,7 +44,7 @@ from typing import Any, Callable, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from cnnzoo.models import layers
+from cnnzoo.models import layers, pooling
 from cnnzoo.models.conv import Conv
 
 # torchvision: kaiming_normal_(mode='fan_out', nonlinearity='relu').
@@ -150,7 +150,7 @@ class ResNet(nn.Module):
                      epsilon=1e-5, dtype=self.dtype, name='bn1')(x)
     x = activation(x)
     if not self.small_input:
-      x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+      x = pooling.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
 
     for i, num_blocks in enumerate(self.stage_sizes):
       for j in range(num_blocks):

@@ -55,7 +55,7 @@ from typing import Any, Callable, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from cnnzoo.models import layers
+from cnnzoo.models import layers, pooling
 from cnnzoo.models.conv import Conv
 
 
@@ -145,7 +145,7 @@ def stem(x, features, small_input, train, names, dtype, activation):
                    dtype=dtype, name=names[1])(x)
   x = activation(x)
   if not small_input:
-    x = nn.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+    x = pooling.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
   return x
 
 

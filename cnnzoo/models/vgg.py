@@ -41,6 +41,7 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
+from cnnzoo.models import pooling
 from cnnzoo.models.conv import Conv
 from cnnzoo.models.layers import (activation_fn, adaptive_avg_pool,
                                   flatten_chw, lists_to_tuples, scaled_width)
@@ -84,7 +85,7 @@ class VGG(nn.Module):
         if self.small_input and i == len(self.layers) - 1:
           x = jnp.max(x, axis=(1, 2), keepdims=True)
         else:
-          x = nn.max_pool(x, (2, 2), strides=(2, 2))
+          x = pooling.max_pool(x, (2, 2), strides=(2, 2))
         index += 1
         continue
       x = Conv(scaled_width(layer, self.width_multiplier), (3, 3),
