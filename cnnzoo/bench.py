@@ -12,7 +12,10 @@ backward FLOPs per image (XLA's cost
 analysis of the compiled step), achieved GFLOP/s and that as a fraction of
 this device's float32 matmul rate, measured here. With --json the last line
 is one JSON object with keys images_per_s, step_ms, compile_s, trace_s,
-flops_per_image, gflops_per_s, peak_fraction.
+flops_per_image, gflops_per_s, peak_fraction. With --profile DIR it then
+traces --steps more steps into DIR and prints where they spent their time,
+per kind of XLA operation and for the slowest operations
+(`cnnzoo.op_profile`).
 """
 
 import argparse
@@ -24,7 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnnzoo import compilation_cache, defaults, parallel, steps, training_state
+from cnnzoo import (compilation_cache, defaults, op_profile, parallel, steps,
+                    training_state)
 
 
 class TrainStep:
@@ -59,6 +63,10 @@ class TrainStep:
     # XLA counts one device's program: its share of the batch.
     self.flops_per_image = _flops(self._step) / (batch / mesh.size)
 
+  def compiled_text(self) -> str:
+    """The optimized HLO of the step, as XLA compiled it."""
+    return self._step.as_text()
+
   def run(self, num_steps: int) -> None:
     for _ in range(num_steps):
       self._state, metrics = self._step(self._state, self._data)
@@ -78,6 +86,12 @@ def measure(model: str, input_shape, num_classes: int, batch: int,
   """Times the train step of `model`; returns the figures named above."""
   step = TrainStep(model, input_shape, num_classes, batch, dtype,
                    **model_fields)
+  return figures(step, num_steps, repeats)
+
+
+def figures(step: TrainStep, num_steps: int, repeats: int) -> dict:
+  """Times `step` after a warm-up; the figures `measure` returns."""
+  batch = step.batch
   step.run(3)  # Warm-up: caches, thread pools, allocations.
   step_s = statistics.median(timed(step.run, num_steps)
                              for _ in range(repeats))
@@ -131,14 +145,21 @@ def main(argv=None):
                       help='timings; the median is reported (default 5)')
   parser.add_argument('--dtype', default='float32',
                       choices=['float32', 'bfloat16', 'float16'])
+  parser.add_argument('--profile', metavar='DIR',
+                      help='then profile --steps steps into DIR and print '
+                      'the time per XLA operation')
   parser.add_argument('--json', action='store_true',
                       help='also print one JSON object as the last line')
   args = parser.parse_args(argv)
-  compilation_cache.enable()
+  if not args.profile:
+    # A cached program keeps the op names of the code that first compiled
+    # it; a profile needs the current ones.
+    compilation_cache.enable()
   fields = {'small_input': True} if args.small_input else {}
   input_shape = tuple(int(n) for n in args.input.split(','))
-  result = measure(args.model, input_shape, args.num_classes, args.batch,
-                   args.steps, args.repeats, args.dtype, **fields)
+  step = TrainStep(args.model, input_shape, args.num_classes, args.batch,
+                   args.dtype, **fields)
+  result = figures(step, args.steps, args.repeats)
   print(f'{args.model}{" small_input" if args.small_input else ""} '
         f'{args.input} batch {args.batch} {args.dtype} on '
         f'{jax.device_count()} {jax.default_backend()} device(s)')
@@ -152,8 +173,25 @@ def main(argv=None):
   print(f'achieved      {result["gflops_per_s"]:10.1f} GFLOP/s = '
         f'{100 * result["peak_fraction"]:.1f}% of a '
         f'{matmul_peak_gflops():.1f} GFLOP/s matmul')
+  if args.profile:
+    _print_profile(step, args.steps, args.profile)
   if args.json:
     print(json.dumps(result))
+
+
+def _print_profile(step: TrainStep, num_steps: int, directory: str,
+                   top: int = 15) -> None:
+  ops = op_profile.profile(step.run, num_steps, directory,
+                           step.compiled_text())
+  total = sum(op.ms_per_step for op in ops)
+  print(f'\nTime in XLA operations, ms per step ({total:.2f} in all; trace '
+        f'in {directory}):')
+  for kind, ms in op_profile.summary(ops):
+    print(f'{ms:10.2f} {100 * ms / total:5.1f}%  {kind}')
+  print(f'\nThe {top} slowest operations:')
+  for op in ops[:top]:
+    print(f'{op.ms_per_step:10.2f}  {op.name:28.28s} {op.shape:34.34s} '
+          f'{op.source[-60:]}')
 
 
 if __name__ == '__main__':

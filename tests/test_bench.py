@@ -7,8 +7,9 @@ import subprocess
 import sys
 
 import jax
+import pytest
 
-from cnnzoo import bench, compilation_cache, models, summary
+from cnnzoo import bench, compilation_cache, models, op_profile, summary
 from tests.conftest import REPO
 
 
@@ -50,3 +51,32 @@ def test_compilation_cache_can_be_turned_off_or_moved(monkeypatch, tmp_path):
   before = jax.config.jax_compilation_cache_dir
   compilation_cache.enable()
   assert jax.config.jax_compilation_cache_dir == before
+
+
+def test_profile_names_the_convolutions_and_pools_of_the_step(tmp_path):
+  step = bench.TrainStep('lenet5', (32, 32, 1), 10, batch=8)
+  step.run(1)
+  ops = op_profile.profile(step.run, 2, str(tmp_path), step.compiled_text())
+  assert list(tmp_path.rglob('*.xplane.pb'))  # For TensorBoard or XProf.
+  assert all(op.ms_per_step >= 0 for op in ops)
+  assert ops == sorted(ops, key=lambda op: -op.ms_per_step)
+  kinds = dict(op_profile.summary(ops))
+  assert kinds['matmul forward'] > 0  # LeNet-5's three dense layers.
+  # The second convolution's gradients, named by their JAX origin or by
+  # the convolution XLA put inside its own fusion.
+  assert any(op.kind.startswith('convolution backward') for op in ops)
+  assert any('LeNet5' in op.source for op in ops)
+  assert sum(kinds.values()) == pytest.approx(
+      sum(op.ms_per_step for op in ops))
+
+
+def test_cli_prints_the_profile(tmp_path):
+  out = subprocess.run(
+      [sys.executable, '-m', 'cnnzoo.bench', '--model', 'lenet5',
+       '--input', '32,32,1', '--batch', '8', '--steps', '2', '--repeats',
+       '1', '--profile', str(tmp_path)], cwd=REPO,
+      env={**os.environ, 'JAX_PLATFORMS': 'cpu'}, capture_output=True,
+      text=True, timeout=300)
+  assert out.returncode == 0, out.stderr
+  assert 'Time in XLA operations, ms per step' in out.stdout
+  assert 'The 15 slowest operations:' in out.stdout

@@ -21,6 +21,7 @@ import functools
 from typing import Any
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 from jax import lax
 
@@ -111,17 +112,25 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
   if in_features == 1:
     # Not depthwise, though groups == channels: per-channel multiplications
     # were 2.4x slower than XLA here, the matmuls of this rewrite faster.
-    rewrite = lambda x, w: _single_channel_by_shifts(  # noqa: E731
-        x, w, window_strides, pads, precision)
+    rewrite = functools.partial(_single_channel_by_shifts,
+                                window_strides=window_strides, pads=pads,
+                                precision=precision)
   elif feature_group_count == in_features and rhs.shape[2] == 1:
-    rewrite = lambda x, w: _depthwise_by_shifts(x, w, window_strides, pads)  # noqa: E731
+    rewrite = functools.partial(_depthwise_by_shifts,
+                                window_strides=window_strides, pads=pads)
   elif (feature_group_count == 1
         and any(s < k for s, k in zip(lhs.shape[1:3], rhs.shape[:2]))):
-    rewrite = lambda x, w: _dense_by_patches(  # noqa: E731
-        x, w, window_strides, pads, precision)
+    rewrite = functools.partial(_dense_by_patches,
+                                window_strides=window_strides, pads=pads,
+                                precision=precision)
   else:
     return xla(lhs, rhs)
-  return lax.platform_dependent(lhs, rhs, cpu=rewrite, default=xla)
+
+  def cpu(x, w):
+    # Profiles (python -m cnnzoo.bench --profile) name the rewrite.
+    with jax.named_scope(f'cnnzoo_conv{rewrite.func.__name__}'):
+      return rewrite(x, w)
+  return lax.platform_dependent(lhs, rhs, cpu=cpu, default=xla)
 
 
 # A drop-in for nn.Conv: same fields, same parameters, same names.

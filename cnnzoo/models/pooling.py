@@ -104,11 +104,14 @@ def max_pool(x, window_shape, strides=None, padding='VALID'):
   if x.ndim != 4:
     return nn.max_pool(x, window_shape, strides, padding)
   pads = _pads(x.shape, window_shape, strides, padding)
-  if _tiles(x.shape, window_shape, strides, pads):
-    fast = lambda x: _max_over_blocks(x, window_shape)  # noqa: E731
-  else:
-    fast = lambda x: _max_over_slices(  # noqa: E731
-        x, window_shape, strides, pads, x.shape)
+  tiles = _tiles(x.shape, window_shape, strides, pads)
+
+  def fast(x):
+    # Profiles (python -m cnnzoo.bench --profile) name the rewrite.
+    with jax.named_scope('cnnzoo_max_pool'):
+      if tiles:
+        return _max_over_blocks(x, window_shape)
+      return _max_over_slices(x, window_shape, strides, pads, x.shape)
   xla = functools.partial(nn.max_pool, window_shape=window_shape,
                           strides=strides, padding=pads)
   return lax.platform_dependent(x, cpu=fast, default=xla)
