@@ -41,6 +41,18 @@ def _explicit_padding(lhs, rhs, window_strides, padding):
   return tuple(tuple(pair) for pair in padding)
 
 
+def tap_windows(x, window, strides, pads, pad_value=0.0):
+  """The strided slices of the padded NHWC `x` that each tap of a k x k
+  window sees, in row-major tap order, each of the output's shape."""
+  padded = jnp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=pad_value)
+  (window_h, window_w), (stride_h, stride_w) = window, strides
+  out_h = (padded.shape[1] - window_h) // stride_h + 1
+  out_w = (padded.shape[2] - window_w) // stride_w + 1
+  return [padded[:, i:i + (out_h - 1) * stride_h + 1:stride_h,
+                 j:j + (out_w - 1) * stride_w + 1:stride_w, :]
+          for i in range(window_h) for j in range(window_w)]
+
+
 def _depthwise_by_shifts(lhs, rhs, window_strides, pads):
   """A depthwise convolution as a sum over the k*k kernel taps of a strided
   slice of the padded input times that tap's per-channel weight."""
@@ -48,38 +60,21 @@ def _depthwise_by_shifts(lhs, rhs, window_strides, pads):
   multiplier = rhs.shape[3] // lhs.shape[3]
   if multiplier > 1:
     lhs = jnp.repeat(lhs, multiplier, axis=-1)
-  padded = jnp.pad(lhs, ((0, 0), *pads, (0, 0)))
-  kernel_h, kernel_w = rhs.shape[:2]
-  stride_h, stride_w = window_strides
-  out_h = (padded.shape[1] - kernel_h) // stride_h + 1
-  out_w = (padded.shape[2] - kernel_w) // stride_w + 1
-  out = None
-  for i in range(kernel_h):
-    for j in range(kernel_w):
-      window = padded[:, i:i + (out_h - 1) * stride_h + 1:stride_h,
-                      j:j + (out_w - 1) * stride_w + 1:stride_w, :]
-      term = window * rhs[i, j, 0]
-      out = term if out is None else out + term
-  return out
+  taps = tap_windows(lhs, rhs.shape[:2], window_strides, pads)
+  weights = rhs.reshape(len(taps), rhs.shape[3])
+  return functools.reduce(jnp.add, (window * weight for window, weight
+                                    in zip(taps, weights)))
 
 
 def _single_channel_by_shifts(lhs, rhs, window_strides, pads, precision):
   """A one-input-channel convolution as a sum over the k*k kernel taps of a
   strided slice of the padded input ([..., 1]) times that tap's kernel row
   ([1, out]): products XLA fuses forward and runs as matmuls backward."""
-  padded = jnp.pad(lhs, ((0, 0), *pads, (0, 0)))
-  kernel_h, kernel_w = rhs.shape[:2]
-  stride_h, stride_w = window_strides
-  out_h = (padded.shape[1] - kernel_h) // stride_h + 1
-  out_w = (padded.shape[2] - kernel_w) // stride_w + 1
-  out = None
-  for i in range(kernel_h):
-    for j in range(kernel_w):
-      window = padded[:, i:i + (out_h - 1) * stride_h + 1:stride_h,
-                      j:j + (out_w - 1) * stride_w + 1:stride_w, :]
-      term = jnp.dot(window, rhs[i, j], precision=precision)
-      out = term if out is None else out + term
-  return out
+  taps = tap_windows(lhs, rhs.shape[:2], window_strides, pads)
+  rows = rhs.reshape(len(taps), 1, rhs.shape[3])
+  return functools.reduce(jnp.add, (
+      jnp.dot(window, row, precision=precision)
+      for window, row in zip(taps, rows)))
 
 
 def _dense_by_patches(lhs, rhs, window_strides, pads, precision):

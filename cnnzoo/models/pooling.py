@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from cnnzoo.models import conv
+
 
 def _pads(shape, window, strides, padding):
   if isinstance(padding, str):
@@ -44,20 +46,8 @@ def _max_over_blocks(x, window):
   return blocks.max(axis=(2, 4))
 
 
-def _taps(x, window, strides, pads):
-  """The k*k strided slices of the padded x, one per window tap in
-  row-major order, each of the output's shape."""
-  padded = jnp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=-jnp.inf)
-  (stride_h, stride_w) = strides
-  out_h = (padded.shape[1] - window[0]) // stride_h + 1
-  out_w = (padded.shape[2] - window[1]) // stride_w + 1
-  return [padded[:, i:i + (out_h - 1) * stride_h + 1:stride_h,
-                 j:j + (out_w - 1) * stride_w + 1:stride_w, :]
-          for i in range(window[0]) for j in range(window[1])]
-
-
 def _max_and_first_tap(x, window, strides, pads):
-  taps = _taps(x, window, strides, pads)
+  taps = conv.tap_windows(x, window, strides, pads, pad_value=-jnp.inf)
   out = functools.reduce(jnp.maximum, taps)
   first = functools.reduce(jnp.minimum, (
       jnp.where(tap == out, t, len(taps)) for t, tap in enumerate(taps)))
