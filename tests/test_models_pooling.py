@@ -32,9 +32,9 @@ def _weighted_sum(pool):
 def _assert_same_values_and_gradients(x, window, strides, padding):
   reference = lambda x: nn.max_pool(x, window, strides, padding)  # noqa: E731
   fast = lambda x: pooling.max_pool(x, window, strides, padding)  # noqa: E731
-  np.testing.assert_array_equal(fast(x), reference(x))
+  np.testing.assert_array_equal(jax.jit(fast)(x), reference(x))
   # Overlapping windows add gradients in another order: float rounding.
-  np.testing.assert_allclose(jax.grad(_weighted_sum(fast))(x),
+  np.testing.assert_allclose(jax.jit(jax.grad(_weighted_sum(fast)))(x),
                              jax.grad(_weighted_sum(reference))(x), rtol=1e-6)
 
 
