@@ -19,6 +19,9 @@ CASES = {
                                              'SAME'),
     'ceil-mode padding (SqueezeNet)': ((2, 8, 8, 2), (3, 3), (2, 2),
                                        ((0, 1), (0, 1))),
+    '17x17 stride 1: 289 taps, more than a byte counts': ((1, 18, 18, 2),
+                                                          (17, 17), (1, 1),
+                                                          'VALID'),
 }
 
 

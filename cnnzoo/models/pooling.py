@@ -51,7 +51,8 @@ def _max_and_first_tap(x, window, strides, pads):
   out = functools.reduce(jnp.maximum, taps)
   first = functools.reduce(jnp.minimum, (
       jnp.where(tap == out, t, len(taps)) for t, tap in enumerate(taps)))
-  return out, first.astype(jnp.int8)
+  # The smallest type that counts the taps: the backward pass's residual.
+  return out, first.astype(jnp.int8 if len(taps) < 128 else jnp.int32)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3, 4))
