@@ -20,28 +20,17 @@ measurements reproducible (jitted, median of 7 timings):
 import functools
 import statistics
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
+from timing import median_ms  # benchmarks/timing.py
+
 from cnnzoo.bench import TrainStep, timed
 from cnnzoo.models import conv
 
 _NHWC = ('NHWC', 'HWIO', 'NHWC')
-
-
-def _median_ms(fn, *args, calls=5, repeats=7):
-  jax.block_until_ready(fn(*args))
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    for _ in range(calls):
-      out = fn(*args)
-    jax.block_until_ready(out)
-    times.append((time.perf_counter() - start) / calls)
-  return 1e3 * statistics.median(times)
 
 
 def _xla_kernel_gradient(x, grad, kernel_shape):
@@ -66,10 +55,10 @@ def kernel_gradients_table():
     grad = jax.random.normal(keys[1], (64, size, size, channels))
     scale = jax.random.normal(keys[2], (channels,))
     kernel_shape = (3, 3, channels, channels)
-    ms = [_median_ms(jax.jit(
+    forms = (_xla_kernel_gradient, _shifted_dots_kernel_gradient)
+    ms = [median_ms(jax.jit(
         lambda x, g, f=form: f(jax.nn.relu(x * scale + 1), g, kernel_shape)),
-        x, grad) for form in (_xla_kernel_gradient,
-                              _shifted_dots_kernel_gradient)]
+        x, grad, calls=5) for form in forms]
     print(f'| {size}x{size}x{channels} | {ms[0]:.1f} | {ms[1]:.1f} |')
 
 
@@ -112,7 +101,7 @@ def one_channel_table():
   for batch in (128, 512):
     x = jax.random.normal(jax.random.key(0), (batch, 32, 32, 1))
     w = 0.1 * jax.random.normal(jax.random.key(1), (5, 5, 1, 6))
-    ms = [_median_ms(jax.jit(jax.grad(
+    ms = [median_ms(jax.jit(jax.grad(
         lambda w, x, f=form: jnp.sum(jax.nn.relu(f(x, w)) ** 2))), w, x,
         calls=20) for form in (_by_rows, _by_rows_patch_gradient)]
     print(f'| batch {batch} | {ms[0]:.2f} | {ms[1]:.2f} |')

@@ -14,12 +14,13 @@ is printed, so the machine's drift hits all alike.
 import argparse
 import contextlib
 import statistics
-import time
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+from timing import median_ms  # benchmarks/timing.py
 
 from cnnzoo.bench import TrainStep, timed
 from cnnzoo.models import conv, pooling
@@ -39,24 +40,12 @@ POOLS = [
 ]
 
 
-def _median_ms(fn, *args, calls=20, repeats=7):
-  jax.block_until_ready(fn(*args))
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    for _ in range(calls):
-      out = fn(*args)
-    jax.block_until_ready(out)
-    times.append((time.perf_counter() - start) / calls)
-  return 1e3 * statistics.median(times)
-
-
 def _pools_table():
   print('| pool (forward + gradient) | XLA (ms) | cnnzoo (ms) | speed-up |')
   print('| --- | ---: | ---: | ---: |')
   for what, shape, window, strides, padding in POOLS:
     x = jax.random.normal(jax.random.key(0), shape)
-    ms = [_median_ms(jax.jit(jax.grad(
+    ms = [median_ms(jax.jit(jax.grad(
         lambda x, pool=pool: jnp.sum(pool(x, window, strides, padding)**2))),
         x) for pool in (nn.max_pool, pooling.max_pool)]
     print(f'| {what} | {ms[0]:.2f} | {ms[1]:.2f} | {ms[0] / ms[1]:.1f}x |')
