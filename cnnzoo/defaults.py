@@ -48,6 +48,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.dataset.val_fraction = 0.15  # image_folder without val/: share of each class held out.
   config.dataset.test_fraction = 0.15  # image_folder without test/: likewise.
   config.dataset.skip_bad_images = False  # image_folder: skip unreadable files (and count them) instead of stopping.
+  config.dataset.max_image_size = 1024  # image_folder: longer sides above this are downscaled when prepared; 0: never.
   config.dataset.fit = 'resize'  # resize | pad: how images meet input_shape ('pad': centred on zeros, as LeNet-5's 28x28 digits in 32x32).
   config.dataset.crop_fraction = 1.0  # Evaluation: resize to input/crop_fraction, then center-crop (ImageNet: 0.875).
 
@@ -129,7 +130,9 @@ COMPUTE_DTYPES = ('float32', 'bfloat16', 'float16')
 
 def validate(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError for unknown keys or values cnnzoo cannot use."""
-  _check_keys(config, get_config(), prefix='')
+  reference = get_config()
+  _check_keys(config, reference, prefix='')
+  _check_types(config, reference, prefix='')
   for section in ('checkpoint', 'early_stopping', 'reduce_on_plateau'):
     monitor = config[section].monitor
     if monitor not in MONITORS:
@@ -150,10 +153,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise errors.ConfigError(
         f'compute_dtype is {config.compute_dtype!r}; choose one of '
         f'{", ".join(COMPUTE_DTYPES)}.')
-  for key in ('label_smoothing', 'ema_decay'):
-    if not 0 <= config[key] < 1:
-      raise errors.ConfigError(
-          f'{key} is {config[key]}; it must be at least 0 and below 1.')
+  _check_ranges(config)
 
 
 def dotted_keys(config: ml_collections.ConfigDict, prefix: str = '') -> list[str]:
@@ -184,6 +184,101 @@ def _check_keys(config, reference, prefix):
           unknown_key_message(prefix + key, dotted_keys(get_config())))
     if isinstance(value, ml_collections.ConfigDict):
       _check_keys(value, reference[key], f'{prefix}{key}.')
+
+
+def _refuse(key, value, allowed):
+  raise errors.ConfigError(
+      f'{key} is {value!r}; it must be {allowed}. Change it in the config '
+      f'file or with --config.{key}=VALUE.')
+
+
+def _is_whole(value) -> bool:
+  return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+  return _is_whole(value) or isinstance(value, float)
+
+
+# What a key may hold, by the type of its default; unset placeholders (None)
+# are left alone. Tuples: the range checks look inside the ones that matter.
+_TYPES = {
+    bool: (lambda v: isinstance(v, bool), 'True or False'),
+    int: (_is_whole, 'a whole number'),
+    float: (_is_number, 'a number'),
+    str: (lambda v: isinstance(v, str), 'a string'),
+    tuple: (lambda v: isinstance(v, (tuple, list)), 'a tuple'),
+}
+
+
+def _check_types(config, reference, prefix):
+  for key, default in reference.items():
+    if isinstance(default, ml_collections.ConfigDict):
+      _check_types(config[key], default, f'{prefix}{key}.')
+      continue
+    value = config[key]
+    if value is None and default is None:
+      continue  # An unset placeholder.
+    check, allowed = _TYPES.get(reference.get_type(key), (None, None))
+    if check and not check(value):
+      _refuse(prefix + key, value, allowed)
+
+
+def _is_image_shape(value) -> bool:
+  return (isinstance(value, (tuple, list)) and len(value) == 3
+          and all(_is_whole(n) and n > 0 for n in value))
+
+
+# (check, allowed values) shared by several keys below.
+_AT_LEAST_0 = (lambda v: v >= 0, 'at least 0')
+_AT_LEAST_1 = (lambda v: v >= 1, 'at least 1')
+_FRACTION = (lambda v: 0 <= v < 1, 'at least 0 and below 1')
+
+# Key -> (check, allowed values), for values the types above still let
+# through; the type check has run, so the comparisons are safe.
+_RANGES = {
+    'log_every_steps': _AT_LEAST_1,
+    'eval_batch_size': _AT_LEAST_1,
+    'input_shape': (_is_image_shape, 'three positive whole numbers, '
+                    '(height, width, channels) such as (32, 32, 3)'),
+    'aux_loss_weight': _AT_LEAST_0,
+    'label_smoothing': _FRACTION,
+    'ema_decay': _FRACTION,
+    'dataset.num_workers': _AT_LEAST_0,
+    'dataset.prefetch': _AT_LEAST_1,
+    'dataset.read_threads': _AT_LEAST_0,
+    'dataset.val_fraction': _FRACTION,
+    'dataset.test_fraction': _FRACTION,
+    'dataset.max_image_size': _AT_LEAST_0,
+    'dataset.crop_fraction': (lambda v: 0 < v <= 1, 'above 0 and at most 1'),
+    'augment.crop_padding': _AT_LEAST_0,
+    'augment.color_jitter': _AT_LEAST_0,
+    'augment.random_erasing': (lambda v: 0 <= v <= 1, 'between 0 and 1'),
+    'augment.mixup_alpha': _AT_LEAST_0,
+    'augment.cutmix_alpha': _AT_LEAST_0,
+    'optimizer.learning_rate': _AT_LEAST_0,  # 0: weights stay (tests do).
+    'optimizer.momentum': _FRACTION,
+    'optimizer.b1': _FRACTION,
+    'optimizer.b2': _FRACTION,
+    'optimizer.rho': _FRACTION,
+    'optimizer.weight_decay': _AT_LEAST_0,
+    'optimizer.clip_grad_norm': _AT_LEAST_0,  # 0: off.
+    'schedule.warmup_epochs': _AT_LEAST_0,
+    'finetune.frozen_epochs': _AT_LEAST_0,
+    'early_stopping.patience': _AT_LEAST_0,
+    'reduce_on_plateau.patience': _AT_LEAST_0,
+    'reduce_on_plateau.factor': (lambda v: 0 < v < 1, 'above 0 and below 1'),
+    'reduce_on_plateau.cooldown': _AT_LEAST_0,
+    'checkpoint.keep_latest': _AT_LEAST_1,
+}
+
+
+def _check_ranges(config):
+  for key, (check, allowed) in _RANGES.items():
+    section, _, leaf = key.rpartition('.')
+    value = (config[section] if section else config)[leaf]
+    if value is not None and not check(value):
+      _refuse(key, value, allowed)
 
 
 def parse_value(text: str):

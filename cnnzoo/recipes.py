@@ -2,12 +2,16 @@
 
 Each returns a full config (see `cnnzoo.defaults`) for one dataset's usual
 recipe; a config file picks the model and overrides what its experiment
-changes. `arg == 'smoke'` in a config file shortens any of them to 2 epochs.
+changes. `shorten_for_smoke` gives every config its ':smoke' variant (2
+epochs) and refuses an argument the config does not declare.
 """
+
+import difflib
+import os
 
 import ml_collections
 
-from cnnzoo import defaults
+from cnnzoo import defaults, errors
 
 
 def _base(model_name: str, dataset: str, **model_fields
@@ -116,9 +120,39 @@ def flowers(model_name: str, **model_fields) -> ml_collections.ConfigDict:
   return config
 
 
-def shorten_for_smoke(config: ml_collections.ConfigDict,
-                      arg: str | None) -> ml_collections.ConfigDict:
-  """Returns `config`, cut to 2 epochs when the config arg is 'smoke'."""
+SMOKE = {'smoke': '2 epochs, to check the set-up'}
+
+
+def check_variant(arg: str | None, variants: dict[str, str],
+                  config_file: str) -> None:
+  """Raises ConfigError unless `arg` is unset or one of `variants` (name ->
+  what it changes) that the config file `config_file` declares."""
+  if not arg or arg in variants:
+    return
+  close = difflib.get_close_matches(arg, list(variants), n=1)
+  hint = f' Did you mean {close[0]!r}?' if close else ''
+  takes = ', '.join(f"':{name}' ({what})" for name, what in variants.items())
+  raise errors.ConfigError(
+      f'{_shown(config_file)} has no variant {arg!r}.{hint} It takes {takes}, '
+      f'or nothing after the file name for its full run.')
+
+
+def _shown(path: str) -> str:
+  # configs/x.py from the repository root; other places as given.
+  relative = os.path.relpath(path)
+  return path if relative.startswith('..') else relative
+
+
+def shorten_for_smoke(config: ml_collections.ConfigDict, arg: str | None,
+                      config_file: str,
+                      other_variants: dict[str, str] | None = None
+                      ) -> ml_collections.ConfigDict:
+  """Returns `config`, cut to 2 epochs when the config arg is 'smoke'.
+
+  Any other arg must be one of `other_variants` (name -> what it changes),
+  which the config file applies itself.
+  """
+  check_variant(arg, {**(other_variants or {}), **SMOKE}, config_file)
   if arg == 'smoke':
     config.num_epochs = 2
   return config

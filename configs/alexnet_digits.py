@@ -13,4 +13,4 @@ def get_config(arg: str | None = None):
   config = recipes.digits('alexnet', small_input=True)
   config.input_shape = (8, 8, 1)
   config.optimizer.learning_rate = 0.01
-  return recipes.shorten_for_smoke(config, arg)
+  return recipes.shorten_for_smoke(config, arg, __file__)

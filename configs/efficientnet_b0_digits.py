@@ -13,4 +13,4 @@ def get_config(arg: str | None = None):
   config = recipes.digits('efficientnet_b0', small_input=True)
   config.optimizer.learning_rate = 0.01
   config.num_epochs = 30
-  return recipes.shorten_for_smoke(config, arg)
+  return recipes.shorten_for_smoke(config, arg, __file__)

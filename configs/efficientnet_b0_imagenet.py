@@ -27,4 +27,4 @@ def get_config(arg: str | None = None):
   config.label_smoothing = 0.1
   config.ema_decay = 0.9999
   config.augment.trivial_augment = True
-  return recipes.shorten_for_smoke(config, arg)
+  return recipes.shorten_for_smoke(config, arg, __file__)

@@ -9,4 +9,4 @@ from cnnzoo import recipes
 
 def get_config(arg: str | None = None):
   config = recipes.cifar10('googlenet')
-  return recipes.shorten_for_smoke(config, arg)
+  return recipes.shorten_for_smoke(config, arg, __file__)

@@ -9,4 +9,4 @@ from cnnzoo import recipes
 def get_config(arg: str | None = None):
   config = recipes.digits('googlenet', small_input=True)
   config.input_shape = (8, 8, 1)  # 16x16 takes ~4x longer for nothing.
-  return recipes.shorten_for_smoke(config, arg)
+  return recipes.shorten_for_smoke(config, arg, __file__)

@@ -24,4 +24,4 @@ def get_config(arg: str | None = None):
   config.optimizer.weight_decay = 2e-4
   config.schedule.update(name='step', step_epochs=8, decay_factor=0.96)
   config.ema_decay = 0.9999
-  return recipes.shorten_for_smoke(config, arg)
+  return recipes.shorten_for_smoke(config, arg, __file__)

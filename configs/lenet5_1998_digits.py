@@ -4,7 +4,7 @@ connection table, RBF output) on scikit-learn's 8x8 digits.
   python -m cnnzoo.main --config configs/lenet5_1998_digits.py
 """
 
-from cnnzoo import defaults
+from cnnzoo import defaults, recipes
 
 
 def get_config(arg: str | None = None):
@@ -21,6 +21,4 @@ def get_config(arg: str | None = None):
   config.schedule.warmup_epochs = 1.0
   config.checkpoint.monitor = 'val_loss'  # See configs/lenet5_digits.py.
 
-  if arg == 'smoke':
-    config.num_epochs = 2
-  return config
+  return recipes.shorten_for_smoke(config, arg, __file__)

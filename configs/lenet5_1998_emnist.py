@@ -11,4 +11,4 @@ def get_config(arg: str | None = None):
   config = recipes.emnist('lenet5_1998')
   config.input_shape = (28, 28, 1)
   config.optimizer.learning_rate = 0.01
-  return recipes.shorten_for_smoke(config, arg)
+  return recipes.shorten_for_smoke(config, arg, __file__)

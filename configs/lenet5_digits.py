@@ -4,7 +4,7 @@
   python -m cnnzoo.main --config configs/lenet5_digits.py:smoke   # 2 epochs
 """
 
-from cnnzoo import defaults
+from cnnzoo import defaults, recipes
 
 
 def get_config(arg: str | None = None):
@@ -26,6 +26,4 @@ def get_config(arg: str | None = None):
   # would pick an early epoch. The loss is continuous, so it picks better.
   config.checkpoint.monitor = 'val_loss'
 
-  if arg == 'smoke':  # A run to check the set-up, not the accuracy.
-    config.num_epochs = 2
-  return config
+  return recipes.shorten_for_smoke(config, arg, __file__)

@@ -11,4 +11,4 @@ from cnnzoo import recipes
 def get_config(arg: str | None = None):
   config = recipes.emnist('lenet5', use_batchnorm=False, dropout_rate=0.0)
   config.dataset.fit = 'pad'
-  return recipes.shorten_for_smoke(config, arg)
+  return recipes.shorten_for_smoke(config, arg, __file__)

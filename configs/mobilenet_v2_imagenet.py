@@ -19,4 +19,4 @@ def get_config(arg: str | None = None):
                           momentum=0.9, eps=1e-3, weight_decay=4e-5)
   config.schedule.update(name='step', step_epochs=1, decay_factor=0.98)
   config.ema_decay = 0.9999
-  return recipes.shorten_for_smoke(config, arg)
+  return recipes.shorten_for_smoke(config, arg, __file__)

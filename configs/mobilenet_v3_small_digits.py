@@ -8,4 +8,4 @@ from cnnzoo import recipes
 
 def get_config(arg: str | None = None):
   config = recipes.digits('mobilenet_v3_small', small_input=True)
-  return recipes.shorten_for_smoke(config, arg)
+  return recipes.shorten_for_smoke(config, arg, __file__)

@@ -12,4 +12,4 @@ def get_config(arg: str | None = None):
   config.num_epochs = 200
   config.optimizer.learning_rate = 0.1
   config.schedule.warmup_epochs = 0.0
-  return recipes.shorten_for_smoke(config, arg)
+  return recipes.shorten_for_smoke(config, arg, __file__)

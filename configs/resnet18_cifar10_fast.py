@@ -19,4 +19,4 @@ def get_config(arg: str | None = None):
                           weight_decay=5e-4)
   config.schedule.update(name='onecycle', warmup_epochs=0.0, pct_start=0.25)
   config.label_smoothing = 0.2
-  return recipes.shorten_for_smoke(config, arg)
+  return recipes.shorten_for_smoke(config, arg, __file__)

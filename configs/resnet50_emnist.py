@@ -10,4 +10,4 @@ from cnnzoo import recipes
 def get_config(arg: str | None = None):
   config = recipes.emnist('resnet50', small_input=True)
   config.input_shape = (28, 28, 1)
-  return recipes.shorten_for_smoke(config, arg)
+  return recipes.shorten_for_smoke(config, arg, __file__)

@@ -15,4 +15,4 @@ from cnnzoo import recipes
 def get_config(arg: str | None = None):
   config = recipes.flowers('resnet50')
   config.init_from = 'weights/resnet50'
-  return recipes.shorten_for_smoke(config, arg)
+  return recipes.shorten_for_smoke(config, arg, __file__)

@@ -11,6 +11,9 @@ epochs 30, 60 and 80: `recipes.imagenet`'s schedule, and `:paper` here.
 from cnnzoo import recipes
 
 
+_PAPER = {'paper': "He et al.'s batch 256 and step decay"}
+
+
 def get_config(arg: str | None = None):
   config = recipes.imagenet('resnet50')
   if arg != 'paper':
@@ -20,4 +23,4 @@ def get_config(arg: str | None = None):
     config.optimizer.scale_by_batch_size = True
     config.schedule.name = 'cosine'
     config.schedule.warmup_epochs = 5.0
-  return recipes.shorten_for_smoke(config, arg)
+  return recipes.shorten_for_smoke(config, arg, __file__, _PAPER)

@@ -13,4 +13,4 @@ def get_config(arg: str | None = None):
   config = recipes.digits('squeezenet1_1', small_input=True)
   config.optimizer.learning_rate = 0.002
   config.num_epochs = 40
-  return recipes.shorten_for_smoke(config, arg)
+  return recipes.shorten_for_smoke(config, arg, __file__)

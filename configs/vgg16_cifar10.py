@@ -9,4 +9,4 @@ from cnnzoo import recipes
 
 def get_config(arg: str | None = None):
   config = recipes.cifar10('vgg16')
-  return recipes.shorten_for_smoke(config, arg)
+  return recipes.shorten_for_smoke(config, arg, __file__)

@@ -16,4 +16,4 @@ def get_config(arg: str | None = None):
   config.optimizer.weight_decay = 5e-4
   config.schedule.name = 'constant'
   config.reduce_on_plateau.update(enabled=True, factor=0.1, patience=3)
-  return recipes.shorten_for_smoke(config, arg)
+  return recipes.shorten_for_smoke(config, arg, __file__)

@@ -57,6 +57,11 @@ def _examples(dataset, split):
   return {source[i]['file'].decode(): source[i] for i in range(len(source))}
 
 
+def _all_examples(dataset):
+  return {file: example for split in image_folder.SPLITS
+          for file, example in _examples(dataset, split).items()}
+
+
 def _prepared(path, data_dir, **kwargs):
   dataset = image_folder.builder(str(path), str(data_dir), **kwargs)
   dataset.download_and_prepare()
@@ -99,7 +104,7 @@ def test_every_mode_decodes_to_rgb_at_its_own_size(mixed):
     assert example['image'].dtype == np.uint8
     assert example['image'].shape[-1] == 3
   image = lambda file: examples[file]['image']
-  assert image('cat/large.jpg').shape == (900, 1200, 3)
+  assert image('cat/large.jpg').shape == (768, 1024, 3)  # max_image_size.
   np.testing.assert_array_equal(image('cat/gray.png'), 90)
   np.testing.assert_array_equal(image('cat/clear.png'), 255)  # Over white.
   np.testing.assert_array_equal(image('cat/palette.gif')[0, 0], [10, 200, 30])
@@ -273,3 +278,62 @@ def test_two_folders_of_the_same_name_never_share(tmp_path):
           for p in 'xy')
   assert x.data_dir != y.data_dir
   assert '/photos-' in x.data_dir and '/photos-' in y.data_dir
+
+
+def test_images_above_max_image_size_are_downscaled_keeping_aspect(
+    tmp_path, caplog):
+  # 4000x3000: a JPEG large enough (4x 512) to be decoded at reduced scale.
+  gradient = np.linspace(0, 255, 4000).astype(np.uint8)
+  _save(tmp_path / 'img' / 'cat' / 'huge.jpg',
+        Image.fromarray(np.tile(gradient, (3000, 1))).convert('RGB'))
+  _save(tmp_path / 'img' / 'dog' / 'tall.png', _rgb(size=(400, 1300)))
+  for name in 'cat', 'dog':
+    for i in range(2):
+      _save(tmp_path / 'img' / name / f'{i}.png', _rgb((i, 0, 0)))
+  with caplog.at_level(logging.INFO, logger='cnnzoo'):
+    dataset = _prepared(tmp_path / 'img', tmp_path / 'tfds',
+                        max_image_size=512)
+  assert 'Downscaling 2 images' in caplog.text
+  assert 'dataset.max_image_size' in caplog.text
+  assert dataset.info.metadata['downscaled_images'] == 2
+  examples = _all_examples(dataset)
+  huge = examples['cat/huge.jpg']['image']
+  assert huge.shape == (384, 512, 3)
+  expected = np.linspace(0, 255, 512)  # The gradient, at the new width.
+  assert np.abs(huge[192, :, 0] - expected).max() < 4
+  tall = examples['dog/tall.png']['image']
+  assert tall.shape[0] == 512 and abs(tall.shape[1] - 512 * 400 / 1300) <= 1
+  assert (tall == RED).all()  # A flat colour stays flat.
+  assert examples['cat/0.png']['image'].shape == (10, 12, 3)
+
+
+def test_max_image_size_0_keeps_every_size_and_small_images_are_unchanged(
+    mixed, tmp_path):
+  root, at_default = mixed
+  kept = _all_examples(_prepared(root, tmp_path, max_image_size=0))
+  assert kept['cat/large.jpg']['image'].shape == (900, 1200, 3)
+  default = _all_examples(at_default)
+  assert default['cat/large.jpg']['image'].shape == (768, 1024, 3)
+  assert sorted(kept) == sorted(default)
+  for file in set(kept) - {'cat/large.jpg'}:
+    np.testing.assert_array_equal(kept[file]['image'],
+                                  default[file]['image'])
+
+
+def test_changed_max_image_size_is_prepared_anew(mixed, caplog):
+  root, dataset = mixed
+  data_dir = os.path.dirname(os.path.dirname(os.path.dirname(
+      dataset.data_dir)))  # Above image_folder/<folder id>/<version>.
+  with caplog.at_level(logging.WARNING, logger='cnnzoo'):
+    smaller = image_folder.builder(str(root), data_dir, max_image_size=512)
+  assert not smaller.is_prepared()
+  assert os.path.dirname(smaller.data_dir) != os.path.dirname(dataset.data_dir)
+  assert 'max_image_size) changed since it was prepared' in caplog.text
+  assert image_folder.builder(str(root), data_dir).is_prepared()
+
+
+def test_negative_max_image_size_is_a_config_error(tmp_path):
+  with pytest.raises(errors.ConfigError,
+                     match=r'dataset\.max_image_size \(-1\) must be'):
+    image_folder.builder(str(tmp_path), str(tmp_path / 'tfds'),
+                         max_image_size=-1)

@@ -91,10 +91,11 @@ class Options(NamedTuple):
   """Where a dataset's files are, from the config's `dataset` section."""
   data_dir: str | None = None
   manual_dir: str | None = None
-  path: str | None = None  # image_folder only, like the three below.
+  path: str | None = None  # image_folder only, like the four below.
   skip_bad_images: bool = False
   val_fraction: float = 0.15
   test_fraction: float = 0.15
+  max_image_size: int = 1024
 
   @classmethod
   def from_config(cls, dataset_config) -> 'Options':
@@ -131,7 +132,8 @@ def builder(name: str, options: Options = Options()):
     return image_folder.builder(
         options.path, data_dir, skip_bad_images=options.skip_bad_images,
         val_fraction=options.val_fraction,
-        test_fraction=options.test_fraction)
+        test_fraction=options.test_fraction,
+        max_image_size=options.max_image_size)
   import tensorflow_datasets as tfds
   from cnnzoo.data import digits  # pylint: disable=unused-import  (registers it)
   return tfds.builder(entry.tfds_name, data_dir=data_dir,

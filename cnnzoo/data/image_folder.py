@@ -14,20 +14,25 @@ nested folders under their class folder; hidden files and folders are skipped):
 Images are .jpg .jpeg .png .bmp .gif (GIF: first frame); other files are
 ignored. Every image becomes RGB (or L when every image of the folder is
 grayscale; palette images count as colour), transparency over white, EXIF
-rotation applied, and is stored at its own size as PNG: lossless, so a JPEG
-is not compressed a second time, and one format decodes the same way
-everywhere. Preparation first opens and decodes
-every file: an unreadable one stops it unless skip_bad_images is set, and the
-count of skipped files lands in `builder.info.metadata['skipped_bad_images']`.
-Each example also holds its 'file', relative to PATH, for error analysis.
+rotation applied, and is stored as PNG: lossless, so a JPEG is not compressed
+a second time, and one format decodes the same way everywhere. An image keeps
+its own size unless its longer side is above max_image_size (0: never): then
+it is downscaled to it (LANCZOS, aspect kept), so one huge file cannot swell
+the memory of training, and a JPEG is decoded at reduced scale, so preparing
+it stays small too; their count lands in `metadata['downscaled_images']`.
+Preparation first opens and decodes every file: an unreadable one stops it
+unless skip_bad_images is set, and the count of skipped files lands in
+`builder.info.metadata['skipped_bad_images']`. Each example also holds its
+'file', relative to PATH, for error analysis.
 
 On disk: DATA_DIR/image_folder/<slug>-<path hash>-<content hash>/1.0.0, the
 slug and path hash from the folder's real path, the content hash from every
-image's relative name, size and mtime plus the two fractions. A folder whose
-files change therefore gets a new directory and is prepared anew (with a
-warning naming the stale copy, which can be deleted), never read stale.
-skip_bad_images is left out of the hash: the files it skipped are counted in
-the metadata, and a run without it reuses that preparation.
+image's relative name, size and mtime plus the two fractions and
+max_image_size. A folder whose files change (or a new fraction or size)
+therefore gets a new directory and is prepared anew (with a warning naming the
+stale copy, which can be deleted), never read stale. skip_bad_images is left
+out of the hash: the files it skipped are counted in the metadata, and a run
+without it reuses that preparation.
 """
 
 import concurrent.futures
@@ -70,6 +75,7 @@ class FolderConfig(tfds.core.BuilderConfig):
   val_fraction: float = 0.15
   test_fraction: float = 0.15
   skip_bad_images: bool = False
+  max_image_size: int = 1024  # Longer sides above it are downscaled; 0: never.
 
 
 class ImageFolder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
@@ -106,48 +112,65 @@ class ImageFolder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                ', '.join(config.ignored[:3]))
     given, skipped = _drop_bad_images(config)
     splits = _complete_splits(config, given)
+    downscaled = _count_oversized(config, given)
+    if downscaled:
+      log.info('Downscaling %d images of %s to a longer side of %d pixels '
+               '(dataset.max_image_size).', downscaled, config.root,
+               config.max_image_size)
     self.info.metadata.update(skipped_bad_images=len(skipped),
                               skipped_files=skipped[:20],
-                              ignored_files=len(config.ignored))
+                              ignored_files=len(config.ignored),
+                              downscaled_images=downscaled)
     gray = self.info.features['image'].shape[-1] == 1
     return {split: self._generate_examples(by_class, gray)
             for split, by_class in splits.items()}
 
   def _generate_examples(self, by_class, gray):
     root = self.builder_config.root
+    max_size = self.builder_config.max_image_size
     for class_name, files in by_class.items():
       for file in files:
-        yield file, {'image': _load(os.path.join(root, file), gray),
+        yield file, {'image': _load(os.path.join(root, file), gray, max_size),
                      'label': class_name, 'file': file}
 
 
 def builder(path: str, data_dir: str, *, skip_bad_images: bool = False,
-            val_fraction: float = 0.15, test_fraction: float = 0.15):
+            val_fraction: float = 0.15, test_fraction: float = 0.15,
+            max_image_size: int = 1024):
   """Returns the TFDS builder (not yet prepared) of the image folder `path`; its
   data lives under data_dir in a directory derived from the folder's absolute path
   (readable slug + short hash), so two folders never share a prepared dataset and
   the same folder is prepared once.
 
   Raises DatasetError for a missing path or a layout it cannot read, and
-  ConfigError for fractions that leave no room for training.
+  ConfigError for fractions that leave no room for training or a negative
+  max_image_size.
   """
   if not (0 < val_fraction and 0 < test_fraction
           and val_fraction + test_fraction < 1):
     raise errors.ConfigError(
         f'dataset.val_fraction ({val_fraction}) and dataset.test_fraction '
         f'({test_fraction}) must be above 0 and sum to less than 1.')
+  if max_image_size < 0:
+    raise errors.ConfigError(
+        f'dataset.max_image_size ({max_image_size}) must be a number of '
+        f'pixels: images whose longer side is above it are downscaled to it '
+        f'when the folder is prepared. Set it to 0 to keep every image at '
+        f'its own size.')
   root = os.path.realpath(os.path.expanduser(path))
   if not os.path.isdir(root):
     raise errors.DatasetError(
         f'dataset.path {path} is not an existing folder. Point it at '
         f'a folder holding {_LAYOUTS}.')
   given, ignored = _scan(root)
-  folder_id = (f'{_slug(root)}-{_short_hash(root)}-'
-               f'{_fingerprint(root, given, val_fraction, test_fraction)}')
+  fingerprint = _fingerprint(root, given, val_fraction, test_fraction,
+                             max_image_size)
+  folder_id = f'{_slug(root)}-{_short_hash(root)}-{fingerprint}'
   config = FolderConfig(
       name=folder_id, root=root, given=given, class_names=tuple(sorted(given['train'])),
       ignored=tuple(ignored), val_fraction=val_fraction,
-      test_fraction=test_fraction, skip_bad_images=skip_bad_images)
+      test_fraction=test_fraction, skip_bad_images=skip_bad_images,
+      max_image_size=max_image_size)
   dataset = ImageFolder(data_dir=data_dir, config=config,
                         file_format='array_record')
   if not dataset.is_prepared():
@@ -224,11 +247,12 @@ def _short_hash(text):
   return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
-def _fingerprint(root, given, val_fraction, test_fraction):
+def _fingerprint(root, given, val_fraction, test_fraction, max_image_size):
   files = sorted(_all_files(given))
   stats = [os.stat(os.path.join(root, f)) for f in files]
   listing = [(f, s.st_size, s.st_mtime_ns) for f, s in zip(files, stats)]
-  return _short_hash(json.dumps([listing, val_fraction, test_fraction]))
+  return _short_hash(json.dumps(
+      [listing, val_fraction, test_fraction, max_image_size]))
 
 
 def _all_files(given):
@@ -245,9 +269,9 @@ def _warn_if_stale(dataset, path_id):
            if name.startswith(path_id + '-')
            and os.path.join(parent, name) != config_dir]
   if stale:
-    log.warning('The images of %s (or the split fractions) changed since it '
-                'was prepared in %s; it will be prepared anew. Delete the old '
-                'copy to free the space.',
+    log.warning('The images of %s (or the split fractions or '
+                'max_image_size) changed since it was prepared in %s; it will '
+                'be prepared anew. Delete the old copy to free the space.',
                 dataset.builder_config.root, ', '.join(stale))
 
 
@@ -298,6 +322,17 @@ def _drop_bad_images(config):
   return given, bad
 
 
+def _count_oversized(config, given):
+  """How many images of given have a longer side above max_image_size."""
+  if not config.max_image_size:
+    return 0
+  count = 0
+  for file in _all_files(given):
+    with Image.open(os.path.join(config.root, file)) as image:  # Header only.
+      count += max(image.size) > config.max_image_size
+  return count
+
+
 def _complete_splits(config, given):
   """Returns {split: {class: files}} for all SPLITS, carving missing ones."""
   missing = [s for s in SPLITS if s not in given]
@@ -323,9 +358,14 @@ def _complete_splits(config, given):
   return splits
 
 
-def _load(path, gray):
-  """Returns the image at path as HxWx3 (or HxWx1 if gray) uint8."""
+def _load(path, gray, max_size):
+  """Returns the image at path as HxWx3 (or HxWx1 if gray) uint8, its longer
+  side downscaled to max_size if above it (0: never)."""
   with Image.open(path) as image:  # A GIF opens on its first frame.
+    if max_size and max(image.size) > max_size:
+      # A JPEG decodes at 1/2, 1/4 or 1/8 scale, to at least twice the final
+      # size (as Image.thumbnail does), so a huge one never fills memory.
+      image.draft(None, _fitted(image.size, 2 * max_size))
     image = ImageOps.exif_transpose(image)  # Upright, as viewers show it.
   if image.mode.startswith('I'):  # 16-bit: scale, where convert would clip.
     image = Image.fromarray(
@@ -335,5 +375,15 @@ def _load(path, gray):
     rgba = image.convert('RGBA')
     image = Image.alpha_composite(
         Image.new('RGBA', rgba.size, (255, 255, 255, 255)), rgba)
-  array = np.asarray(image.convert('L' if gray else 'RGB'))
+  image = image.convert('L' if gray else 'RGB')
+  if max_size and max(image.size) > max_size:
+    # Resized last, in L or RGB: a palette or 1-bit image would get NEAREST.
+    image.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)
+  array = np.asarray(image)
   return array[..., None] if gray else array
+
+
+def _fitted(size, longer_side):
+  """Returns size scaled, aspect kept, to the given longer side."""
+  scale = longer_side / max(size)
+  return tuple(max(1, round(side * scale)) for side in size)

@@ -67,13 +67,33 @@ def create(name: str, num_classes: int, **overrides: Any) -> nn.Module:
   """
   build = _spec(name).build
   module_cls = getattr(build, 'func', build)  # Presets are partials.
-  fields = {f.name for f in dataclasses.fields(module_cls)
+  fields = {f.name: f.default for f in dataclasses.fields(module_cls)
             if f.name not in ('parent', 'name')}
-  unknown = sorted(set(overrides) - fields)
+  unknown = sorted(set(overrides) - set(fields))
   if unknown:
     raise errors.ConfigError(
         f'Model {name!r} has no field(s) {", ".join(unknown)} (set under '
         f'config.model). Its fields are: {", ".join(sorted(fields))}.')
+  for field, value in overrides.items():
+    _check_override(field, value, fields[field])
   if isinstance(overrides.get('dtype'), str):
     overrides['dtype'] = jnp.dtype(overrides['dtype'])
   return build(num_classes=num_classes, **overrides)
+
+
+def _check_override(field: str, value: Any, default: Any) -> None:
+  """Refuses a value the field's default says it cannot take."""
+  if isinstance(default, bool):
+    allowed, fits = 'True or False', isinstance(value, bool)
+  elif isinstance(default, float) and field.endswith('rate'):
+    # Drop probabilities (dropout_rate, drop_rate, stochastic_depth_rate);
+    # DenseNet's growth_rate is an int (channels) and is not one.
+    allowed = 'a number at least 0 and below 1'
+    fits = (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and 0 <= value < 1)
+  else:
+    return
+  if not fits:
+    raise errors.ConfigError(
+        f'model.{field} is {value!r}; it must be {allowed}. Change it in the '
+        f'config file or with --config.model.{field}=VALUE.')
