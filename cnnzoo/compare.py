@@ -20,8 +20,7 @@ import sys
 import ml_collections
 
 from cnnzoo import (comparison, comparison_report, compilation_cache,
-                    console, defaults, errors, evaluate, run_files, train)
-from cnnzoo.data import throughput
+                    config_file, console, errors, evaluate, run_files, train)
 
 log = logging.getLogger('cnnzoo')
 
@@ -33,12 +32,7 @@ class Entry:
     self.spec = spec
     path, _, arg = spec.partition(':')
     self.label = pathlib.Path(path).stem + (f'_{arg}' if arg else '')
-    try:
-      self.config = throughput.load_config(spec)
-    except OSError as e:
-      raise errors.ConfigError(
-          f'Cannot load the config {spec!r} ({e}). Pass --config a Python '
-          f'file with get_config(), such as configs/lenet5_digits.py.') from e
+    self.config = config_file.load(spec)
     for override in overrides:
       apply_override(self.config, override)
 
@@ -55,23 +49,8 @@ def apply_override(config, override: str) -> None:
     raise errors.ConfigError(
         f'--override {override!r} has no "=": write KEY=VALUE, such as '
         f'num_epochs=10 or optimizer.learning_rate=0.01.')
-  value = defaults.parse_value(text)
-  if key.startswith('model.'):
-    config.model[key.removeprefix('model.')] = value  # models.create checks.
-    return
-  valid = defaults.dotted_keys(config)
-  if key not in valid:
-    raise errors.ConfigError(defaults.unknown_key_message(key, valid))
-  *parents, leaf = key.split('.')
-  node = config
-  for parent in parents:
-    node = node[parent]
-  try:
-    node[leaf] = value
-  except TypeError as e:
-    raise errors.ConfigError(
-        f'--override {override!r}: {e}. Give the value the type the key has '
-        f'(see cnnzoo/defaults.py).') from e
+  with config.unlocked():
+    config_file.apply_override(config, key, text)
 
 
 def check_same_test_set(entries: list[Entry]) -> None:

@@ -37,11 +37,29 @@ def epoch_line(epoch: int, num_epochs: int, train: dict, val: dict,
 
 def log_to_stdout():
   """cnnzoo's log lines on stdout with the time; absl's chatter muted."""
-  absl_logging.set_verbosity(absl_logging.ERROR)  # orbax and TFDS chatter.
+  # orbax's and TFDS's chatter, and orbax's logs of a failed background save:
+  # that error reaches cnnzoo, which reports it once, in a sentence.
+  absl_logging.set_verbosity(absl_logging.FATAL)
+  logger = logging.getLogger('cnnzoo')
+  if any(getattr(h, 'cnnzoo_stdout', False) for h in logger.handlers):
+    return  # Called again in the same process (tests): one line per record.
   handler = logging.StreamHandler(sys.stdout)
+  handler.cnnzoo_stdout = True
   handler.setFormatter(logging.Formatter('%(asctime)s  %(message)s',
                                          '%H:%M:%S'))
-  logger = logging.getLogger('cnnzoo')
   logger.addHandler(handler)
   logger.setLevel(logging.INFO)
+  logger.propagate = False
+
+
+def warnings_to_stderr():
+  """cnnzoo's warnings (a damaged checkpoint skipped, a torn metrics line
+  left out) on stderr, for the commands that print results on stdout."""
+  absl_logging.set_verbosity(absl_logging.FATAL)  # orbax and TFDS chatter.
+  handler = logging.StreamHandler(sys.stderr)
+  handler.setFormatter(logging.Formatter('warning: %(message)s'))
+  handler.setLevel(logging.WARNING)
+  logger = logging.getLogger('cnnzoo')
+  logger.addHandler(handler)
+  logger.setLevel(logging.WARNING)  # Not absl's level, which the root has.
   logger.propagate = False

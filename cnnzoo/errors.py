@@ -20,6 +20,18 @@ class WorkdirError(UserError):
   """The workdir holds a run that this config must not continue."""
 
 
+class DamagedCheckpointError(WorkdirError):
+  """A checkpoint does not restore, or its arrays differ from what was saved."""
+
+
+class DamagedFileError(WorkdirError):
+  """One of a run's files (summary.json, config.json, ...) is not readable."""
+
+
+class WorkdirBusyError(WorkdirError):
+  """Another training run holds the workdir."""
+
+
 class NonFiniteLossError(UserError):
   """The training loss became NaN or infinite."""
 
@@ -31,5 +43,10 @@ class DistributedError(UserError):
 class Preempted(Exception):
   """SIGTERM stopped training; the run was saved and resumes when re-run.
 
-  Not a UserError: nothing was wrong, and the exit status differs.
+  Not a UserError: nothing was wrong, and the exit status differs:
+  75 (EX_TEMPFAIL, "try again") after SIGTERM, 130 after Ctrl-C.
   """
+
+  def __init__(self, message: str, exit_code: int):
+    super().__init__(message)
+    self.exit_code = exit_code

@@ -20,10 +20,10 @@ import sys
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # TF only prepares data.
 
 import numpy as np  # noqa: E402
-from absl import app, flags, logging as absl_logging  # noqa: E402
+from absl import app, flags  # noqa: E402
 from sklearn import metrics  # noqa: E402
 
-from cnnzoo import errors, plots, restored_run, run_files  # noqa: E402
+from cnnzoo import console, errors, plots, restored_run, run_files  # noqa: E402
 from cnnzoo.data import catalog, pipeline, transforms  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -199,7 +199,7 @@ def summary_lines(report: dict, workdir) -> list[str]:
 def main(argv):
   if len(argv) > 1:
     sys.exit(f'error: unexpected arguments {" ".join(argv[1:])}; see --help.')
-  absl_logging.set_verbosity(absl_logging.ERROR)  # orbax and TFDS chatter.
+  console.warnings_to_stderr()
   try:
     report = evaluate_run(FLAGS.workdir, FLAGS.split, FLAGS.checkpoint)
   except errors.UserError as e:

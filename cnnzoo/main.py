@@ -1,150 +1,208 @@
 """Trains and evaluates one run.
 
-  python -m cnnzoo.main                                  # configs/lenet5_digits.py
-  python -m cnnzoo.main --config configs/lenet5_digits.py --workdir runs/digits \\
-      --config.num_epochs=5
+  python -m cnnzoo.main                         # configs/lenet5_digits.py
+  python -m cnnzoo.main --config configs/lenet5_digits.py:smoke \\
+      --workdir runs/digits --config.num_epochs=5
 
 --workdir defaults to runs/<config file stem>. Re-running with the same workdir
-resumes from its latest checkpoint.
+resumes from its latest checkpoint; a config that differs from the run's in
+what it trains is refused unless --accept_config_changes.
 """
 
-import importlib.util
+import difflib
+import errno
 import os
 import pathlib
 import sys
+from typing import NamedTuple
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # TF only prepares data.
 
-from absl import app, flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from absl import flags  # noqa: E402
 
-from cnnzoo import (compilation_cache, console, defaults,  # noqa: E402
-                    distributed, errors, preemption, train)
+from cnnzoo import (compilation_cache, config_file, console,  # noqa: E402
+                    defaults, distributed, errors, preemption, train)
 
 DEFAULT_CONFIG = (pathlib.Path(__file__).parent.parent / 'configs' /
                   'lenet5_digits.py')
-
-_WORKDIR = flags.DEFINE_string(
-    'workdir', None, 'Where checkpoints and outputs go (default: runs/<config '
-    'file stem>).')
-_REEVALUATE = flags.DEFINE_bool(
-    'reevaluate', False, 'Evaluate a finished run again.')
-_COORDINATOR = flags.DEFINE_string(
-    'coordinator', None, 'Multi-process runs outside SLURM, MPI and TPU pods: '
-    'host:port of process 0, the same for every process.')
-_NUM_PROCESSES = flags.DEFINE_integer(
-    'num_processes', None, 'With --coordinator: how many processes in all.')
-_PROCESS_ID = flags.DEFINE_integer(
-    'process_id', None, 'With --coordinator: this process, 0 to N - 1.')
-_MULTIHOST = flags.DEFINE_bool(
-    'multihost', False, 'Join the other processes JAX finds in the '
-    'environment (TPU pods; SLURM and MPI are found without it).')
-_DISTRIBUTED_TIMEOUT = flags.DEFINE_integer(
-    'distributed_timeout', 300, 'Seconds to wait for every process to join.')
+_OVERRIDE_PREFIX = '--config.'
+EXIT_ERROR = 1
 
 
-def _config_argument(argv) -> str:
-  for i, arg in enumerate(argv):
-    if arg.startswith('--config='):
-      return arg.split('=', 1)[1]
-    if arg == '--config' and i + 1 < len(argv):
-      return argv[i + 1]
-  return str(DEFAULT_CONFIG)
+def _define_flags(flag_values: flags.FlagValues) -> None:
+  define = dict(flag_values=flag_values)
+  flags.DEFINE_string(
+      'config', str(DEFAULT_CONFIG), 'Python config file with get_config(), '
+      'optionally FILE:ARG for one of its variants (such as :smoke). Any key '
+      'is then set with --config.KEY=VALUE.', **define)
+  flags.DEFINE_string(
+      'workdir', None, 'Where checkpoints and outputs go (default: '
+      'runs/<config file stem>).', **define)
+  flags.DEFINE_bool(
+      'reevaluate', False, 'Evaluate a finished run again.', **define)
+  flags.DEFINE_bool(
+      'accept_config_changes', False, 'Resume a run although the config '
+      'differs from the one it trained with in what it trains (batch size, '
+      'learning rate, ...); the change is recorded in the run.', **define)
+  flags.DEFINE_string(
+      'coordinator', None, 'Multi-process runs outside SLURM, MPI and TPU '
+      'pods: host:port of process 0, the same for every process.', **define)
+  flags.DEFINE_integer(
+      'num_processes', None, 'With --coordinator: how many processes in all.',
+      **define)
+  flags.DEFINE_integer(
+      'process_id', None, 'With --coordinator: this process, 0 to N - 1.',
+      **define)
+  flags.DEFINE_bool(
+      'multihost', False, 'Join the other processes JAX finds in the '
+      'environment (TPU pods; SLURM and MPI are found without it).', **define)
+  flags.DEFINE_integer(
+      'distributed_timeout', 300, 'Seconds to wait for every process to '
+      'join.', **define)
 
 
-def _exit_with_unknown_key(argv, error):
-  """Replaces ml_collections' traceback with the unknown key and the valid ones."""
-  path, _, arg = _config_argument(argv).partition(':')
-  spec = importlib.util.spec_from_file_location('config', path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  valid = defaults.dotted_keys(module.get_config(arg or None))
-  given = [a.split('=')[0].removeprefix('--config.') for a in argv
-           if a.startswith('--config.')]
-  unknown = [key for key in given if key not in valid] or [str(error)]
-  sys.exit('error: ' + defaults.unknown_key_message(unknown[0], valid))
+class Command(NamedTuple):
+  """What the command line asks for."""
+  config: object  # ml_collections.ConfigDict, validated.
+  workdir: str
+  reevaluate: bool
+  accept_config_changes: bool
+  distributed: dict  # Keyword arguments of distributed.initialize.
 
 
-def _exit_with_flag_error(argv, error):
-  """Turns a flag or config-file failure into one paragraph, no traceback."""
-  if isinstance(error, (AttributeError, KeyError)):
-    _exit_with_unknown_key(argv, error)
-  if isinstance(error, OSError):
-    reason = ' '.join(str(error).split())
-    sys.exit(f'error: cannot load the config file {_config_argument(argv)!r} '
-             f'({reason}). Pass --config a Python file that defines '
-             f'get_config(), such as configs/lenet5_digits.py.')
-  sys.exit(f'error: {error}. Give each --config.KEY a value of the type '
-           f'its default has (see cnnzoo/defaults.py).')
+class HelpRequested(Exception):
+  """--help: the text to print."""
 
 
-def _define_config_flag():
-  try:  # ml_collections may apply --config.* overrides right here.
-    return config_flags.DEFINE_config_file(
-        'config', str(DEFAULT_CONFIG),
-        'Python config file with get_config(), optionally FILE:ARG.',
-        lock_config=True)
-  except (AttributeError, KeyError, OSError, flags.Error) as e:
-    _exit_with_flag_error(sys.argv, e)
+def parse(argv: list[str]) -> Command:
+  """Reads the command line `argv` (argv[0] is the program).
 
-
-_MODEL_PREFIX = '--config.model.'
-
-
-def _take_model_overrides(argv: list[str]) -> dict:
-  """Removes --config.model.FIELD=VALUE from `argv` and returns them.
-
-  A config file sets only some of its model's fields, and ml_collections
-  overrides only keys a file set; cnnzoo applies these itself after loading
-  the file, and models.create refuses fields the model does not have.
+  Raises ConfigError for an unknown flag or key, a stray argument, or a
+  config that does not load or validate; HelpRequested for --help.
   """
-  overrides = {}
-  for arg in [a for a in argv if a.startswith(_MODEL_PREFIX) and '=' in a]:
-    key, value = arg.removeprefix(_MODEL_PREFIX).split('=', 1)
-    overrides[key] = defaults.parse_value(value)
-    argv.remove(arg)
-  return overrides
+  flag_values = flags.FlagValues()
+  _define_flags(flag_values)
+  if any(a in ('-h', '--help', '--helpshort', '--helpfull') for a in argv):
+    own = [flag_values.module_help(module) for module in
+           flag_values.flags_by_module_dict() if module != 'absl.flags']
+    raise HelpRequested(
+        f'{__doc__}\nflags ({_OVERRIDE_PREFIX}KEY=VALUE sets any key of '
+        f'cnnzoo/defaults.py):\n\n' + '\n'.join(own))
+  rest, overrides = _split_overrides(argv)
+  try:
+    positional = flag_values(rest)[1:]
+  except flags.UnrecognizedFlagError as e:
+    raise errors.ConfigError(_unknown_flag_message(e.flagname)) from e
+  except flags.Error as e:
+    raise errors.ConfigError(f'{e}. See python -m cnnzoo.main --help.') from e
+  if positional:
+    raise errors.ConfigError(_positional_message(positional[0]))
+  config = config_file.load(flag_values.config)
+  with config.unlocked():
+    for key, value in overrides:
+      config_file.apply_override(config, key, value)
+  defaults.validate(config)
+  config_path = flag_values.config.partition(':')[0]
+  workdir = flag_values.workdir or os.path.join(
+      'runs', pathlib.Path(config_path).stem)
+  return Command(config, workdir, flag_values.reevaluate,
+                 flag_values.accept_config_changes, dict(
+                     coordinator=flag_values.coordinator,
+                     num_processes=flag_values.num_processes,
+                     process_id=flag_values.process_id,
+                     timeout_s=flag_values.distributed_timeout,
+                     multihost=flag_values.multihost))
 
 
-def _parse_flags(argv):
-  try:  # ... or here, when --config names a file.
-    return flags.FLAGS(argv)
-  except (AttributeError, KeyError, OSError, flags.Error) as e:
-    _exit_with_flag_error(argv, e)
+def _split_overrides(argv):
+  """Takes --config.KEY=VALUE (or --config.KEY VALUE) out of `argv`."""
+  rest, overrides = [], []
+  arguments = iter(argv)
+  for arg in arguments:
+    if not arg.startswith(_OVERRIDE_PREFIX):
+      rest.append(arg)
+      continue
+    key, sep, value = arg.removeprefix(_OVERRIDE_PREFIX).partition('=')
+    if not sep:
+      value = next(arguments, None)
+      if value is None or value.startswith('--'):
+        raise errors.ConfigError(
+            f'--config.{key} has no value: write --config.{key}=VALUE.')
+    overrides.append((key, value))
+  return rest, overrides
 
 
-def main(argv):
-  del argv  # All flags are parsed.
+def _unknown_flag_message(name: str) -> str:
+  keys = defaults.dotted_keys(defaults.get_config())
+  by_leaf = {key.rpartition('.')[2]: key for key in keys}
+  close = (difflib.get_close_matches(name, keys, n=1) or
+           [by_leaf[leaf] for leaf in
+            difflib.get_close_matches(name, list(by_leaf), n=1)])
+  hint = (f' To set the config key {close[0]}, write --config.{close[0]}=VALUE.'
+          if close else ' Config keys are set as --config.KEY=VALUE.')
+  return (f'unknown flag --{name}.{hint} python -m cnnzoo.main --help lists '
+          f'its flags; cnnzoo/defaults.py lists the config keys.')
+
+
+def _positional_message(arg: str) -> str:
+  hint = (f' To train with that config file, write --config {arg}.'
+          if arg.partition(':')[0].endswith('.py') else '')
+  return (f'unexpected argument {arg!r}: python -m cnnzoo.main takes flags '
+          f'only.{hint} See python -m cnnzoo.main --help.')
+
+
+def run(argv: list[str]) -> int:
+  """The command: parses `argv`, trains, and returns the exit status.
+
+  Problems a user can act on are printed as one paragraph on stderr.
+  """
+  try:
+    command = parse(argv)
+  except HelpRequested as e:
+    print(e)
+    return 0
+  except errors.UserError as e:
+    return _error(e)
+  flags.FLAGS.mark_as_parsed()  # absl's logging asks; libraries read flags.
   console.log_to_stdout()
   compilation_cache.enable()
   try:
-    distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value,
-                           _PROCESS_ID.value, _DISTRIBUTED_TIMEOUT.value,
-                           _MULTIHOST.value)
+    distributed.initialize(**command.distributed)
+    train.train_and_evaluate(
+        command.config, command.workdir, reevaluate=command.reevaluate,
+        accept_config_changes=command.accept_config_changes)
   except errors.UserError as e:
-    sys.exit(f'error: {e}')
-  try:
-    config = _CONFIG.value
-    config.get('seed')  # A file that failed to load raises on first use.
-  except OSError as e:
-    _exit_with_flag_error(sys.argv, e)
-  with config.unlocked():
-    config.model.update(_MODEL_OVERRIDES)
-  config_file = flags.FLAGS['config'].config_filename.split(':')[0]
-  workdir = _WORKDIR.value or os.path.join('runs',
-                                           pathlib.Path(config_file).stem)
-  try:
-    train.train_and_evaluate(config, workdir,
-                             reevaluate=_REEVALUATE.value)
-  except errors.UserError as e:
-    sys.exit(f'error: {e}')
+    return _error(e)
   except errors.Preempted as e:
     print(e, file=sys.stderr)
-    sys.exit(preemption.EXIT_CODE)
+    return e.exit_code
+  except KeyboardInterrupt:
+    print(f'Stopped by Ctrl-C at once: what was not saved yet (the epoch in '
+          f'progress) is lost. Run the same command again to resume '
+          f'{command.workdir} from its last checkpoint.', file=sys.stderr)
+    return preemption.EXIT_CODE_CTRL_C
+  except OSError as e:
+    return _error(_disk_error(e, command.workdir))
+  return 0
 
 
-_MODEL_OVERRIDES = _take_model_overrides(sys.argv)  # Before flags see them.
-_CONFIG = _define_config_flag()
+def _disk_error(error: OSError, workdir: str) -> errors.WorkdirError:
+  where = error.filename or workdir
+  reason = os.strerror(error.errno) if error.errno else str(error)
+  advice = {
+      errno.ENOSPC: 'Free space on that disk, or pass another --workdir',
+      errno.EROFS: 'Pass a --workdir on a writable disk',
+      errno.EACCES: 'Pass a --workdir you may write to',
+  }.get(error.errno, 'Fix that, or pass another --workdir')
+  return errors.WorkdirError(
+      f'cannot write {where} ({reason}). {advice}; a run resumes from its '
+      f'last complete checkpoint when started again with the same --workdir.')
+
+
+def _error(error: errors.UserError) -> int:
+  print(f'error: {error}', file=sys.stderr)
+  return EXIT_ERROR
+
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=_parse_flags)
+  sys.exit(run(sys.argv))

@@ -18,10 +18,10 @@ import sys
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import numpy as np  # noqa: E402
-from absl import app, flags, logging as absl_logging  # noqa: E402
+from absl import app, flags  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
-from cnnzoo import errors, restored_run  # noqa: E402
+from cnnzoo import console, errors, restored_run  # noqa: E402
 from cnnzoo.data import transforms  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -123,7 +123,7 @@ def main(argv):
   paths = argv[1:]
   if not paths:
     sys.exit('error: name at least one image file after the flags.')
-  absl_logging.set_verbosity(absl_logging.ERROR)  # orbax chatter.
+  console.warnings_to_stderr()
   try:
     results = predict_files(FLAGS.workdir, paths, FLAGS.top, FLAGS.checkpoint)
   except errors.UserError as e:

@@ -14,7 +14,7 @@ import html
 import pathlib
 import sys
 
-from cnnzoo import plots, report_page, run_files
+from cnnzoo import console, errors, plots, report_page, run_files
 
 PLOTS = 'plots'
 PREDICTIONS = 'predictions.png'  # Drawn from the dataset by another command.
@@ -253,9 +253,10 @@ def main(argv=None):
   parser.add_argument('--no_flops', action='store_true',
                       help='skip counting the model\'s FLOPs (a compile)')
   args = parser.parse_args(argv)
+  console.warnings_to_stderr()
   try:
     path = write_report(args.workdir, flops=not args.no_flops)
-  except FileNotFoundError as e:
+  except (FileNotFoundError, errors.UserError) as e:
     sys.exit(f'error: {e}')
   print(f'Wrote {path} (plots in {path.parent / PLOTS})')
 

@@ -14,10 +14,10 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import orbax.checkpoint as ocp
 from jax.sharding import Mesh
 
-from cnnzoo import errors, models, parallel, run_files, training_state
+from cnnzoo import (checkpointing, errors, models, parallel, run_files,
+                    training_state)
 from cnnzoo.data import pipeline
 
 
@@ -51,9 +51,10 @@ def load(workdir, checkpoint='best', mesh: Mesh | None = None) -> RestoredRun:
   directory = workdir / 'checkpoints'
   if not directory.is_dir():
     raise _no_checkpoints(workdir)
-  with _read_only_checkpoints(directory) as checkpoints:
-    epoch = _chosen_epoch(checkpoints, checkpoint, workdir)
-    variables = _evaluated_weights(checkpoints, epoch, mesh)
+  _check_choice(_saved_epochs(directory), checkpoint, workdir)
+  epoch, state = checkpointing.read_state(directory, checkpoint,
+                                          parallel.replicated(mesh))
+  variables = checkpointing.evaluated_weights(state)
   return RestoredRun(
       config, class_names, input_shape,
       pipeline.preprocessing_for(config, input_shape, len(class_names)),
@@ -137,57 +138,26 @@ def _no_checkpoints(workdir):
       f'`python -m cnnzoo.main` command with --workdir {workdir}).')
 
 
-def _read_only_checkpoints(directory) -> ocp.CheckpointManager:
-  # Read only, not checkpointing.RunCheckpoints: that one cleans up
-  # unfinished saves when it opens, which would break a save in flight when
-  # the run is still training.
-  return ocp.CheckpointManager(
-      directory.absolute(),
-      options=ocp.CheckpointManagerOptions(read_only=True, create=False,
-                                           save_interval_steps=0),
-      item_handlers={'state': ocp.StandardCheckpointHandler(),
-                     'progress': ocp.JsonCheckpointHandler()})
+def _saved_epochs(directory) -> list[int]:
+  return sorted(int(p.name) for p in directory.iterdir() if p.name.isdigit())
 
 
-def _evaluated_weights(checkpoints, epoch, mesh) -> dict:
-  """{'params', 'batch_stats'} of `epoch`: its weight average, when kept."""
-  # The target is the saved tree itself, not a state rebuilt from the
-  # config: that would need a fine-tuned run's init weights, which decide
-  # the shape of its optimizer state.
-  saved = checkpoints.item_metadata(epoch)['state'].tree
-  target = jax.tree.map(
-      lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype,
-                                        sharding=parallel.replicated(mesh)),
-      saved)
-  state = checkpoints.restore(epoch, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(target))).state
-  weights = state.get('ema') or state
-  return {'params': weights['params'],
-          'batch_stats': weights.get('batch_stats') or {}}
-
-
-def _chosen_epoch(checkpoints, checkpoint, workdir) -> int:
-  epochs = sorted(checkpoints.all_steps())
+def _check_choice(epochs, checkpoint, workdir) -> None:
+  """Raises WorkdirError for no checkpoints, or a --checkpoint that names
+  no epoch the run keeps."""
   if not epochs:
     raise _no_checkpoints(workdir)
-  latest = epochs[-1]
-  if checkpoint == 'latest':
-    return latest
-  if checkpoint == 'best':
-    progress = checkpoints.restore(latest, args=ocp.args.Composite(
-        progress=ocp.args.JsonRestore())).progress
-    return progress['best_epoch'] or latest
+  if checkpoint in ('best', 'latest'):
+    return
   if not str(checkpoint).isdigit():
     raise errors.WorkdirError(
         f'--checkpoint is {checkpoint!r}; use best, latest or one of the '
         f'epochs {_listed(epochs)} that {workdir} keeps.')
-  epoch = int(checkpoint)
-  if epoch not in epochs:
+  if int(checkpoint) not in epochs:
     raise errors.WorkdirError(
-        f'The run in {workdir} has no checkpoint of epoch {epoch}; it keeps '
-        f'epochs {_listed(epochs)} (the latest few and the best). Pass one '
-        f'of those, best or latest to --checkpoint.')
-  return epoch
+        f'The run in {workdir} has no checkpoint of epoch {checkpoint}; it '
+        f'keeps epochs {_listed(epochs)} (the latest few and the best). Pass '
+        f'one of those, best or latest to --checkpoint.')
 
 
 def _listed(epochs) -> str:

@@ -4,14 +4,21 @@
   classes.json    {"class_names": [...]}: the labels' names, in label order;
   metrics.jsonl   one JSON object per epoch's training and per evaluation;
   summary.json    the outcome, written when the run finishes.
-Only process 0 writes them.
+Only process 0 writes them. A crash never leaves half a JSON file (they are
+replaced whole) nor half a metrics record (a torn last line is dropped, with
+a warning, when the run resumes or the log is read).
 """
 
 import json
+import logging
 import os
 import pathlib
 
 import jax
+
+from cnnzoo import errors
+
+log = logging.getLogger('cnnzoo')
 
 CONFIG = 'config.json'
 CLASSES = 'classes.json'
@@ -23,14 +30,39 @@ def write_json(path: pathlib.Path, content: dict) -> None:
   """Writes `content` atomically: a reader never sees half a file."""
   if jax.process_index() != 0:
     return
+  _replace(path, json.dumps(content, indent=2, sort_keys=True) + '\n')
+
+
+def _replace(path: pathlib.Path, text: str) -> None:
+  """Writes `text` to `path` through a temporary file, synced, so that a
+  crash leaves the old file or the new one."""
   temporary = path.with_suffix(path.suffix + '.tmp')
-  temporary.write_text(json.dumps(content, indent=2, sort_keys=True) + '\n')
+  with temporary.open('w') as f:
+    f.write(text)
+    f.flush()
+    os.fsync(f.fileno())
   os.replace(temporary, path)
 
 
 def read_json(path: pathlib.Path) -> dict | None:
-  """Returns the JSON object in `path`, or None if there is none."""
-  return json.loads(path.read_text()) if path.exists() else None
+  """Returns the JSON object in `path`, or None if there is none; raises
+  DamagedFileError when it is not a JSON object."""
+  if not path.exists():
+    return None
+  try:
+    content = json.loads(path.read_text())
+  except (ValueError, UnicodeDecodeError) as e:
+    raise damaged(path, f'not JSON: {e}') from e
+  if not isinstance(content, dict):
+    raise damaged(path, 'not a JSON object')
+  return content
+
+
+def damaged(path: pathlib.Path, reason: str) -> errors.DamagedFileError:
+  return errors.DamagedFileError(
+      f'{path} is damaged ({reason}). Training writes it again: run the '
+      f'same python -m cnnzoo.main command with --workdir {path.parent} '
+      f'(a finished run is then only tested again).')
 
 
 class MetricsLog:
@@ -44,24 +76,38 @@ class MetricsLog:
     them again."""
     if jax.process_index() != 0 or not self.path.exists():
       return
-    kept = [line for line in self.path.read_text().splitlines()
-            if line and _kept(json.loads(line), epoch)]
-    text = ''.join(line + '\n' for line in kept)
-    temporary = self.path.with_suffix('.tmp')
-    temporary.write_text(text)
-    os.replace(temporary, self.path)
+    kept = [record for record in self.records() if _kept(record, epoch)]
+    _replace(self.path, ''.join(json.dumps(r) + '\n' for r in kept))
 
   def write(self, record: dict) -> None:
     if jax.process_index() != 0:
       return
-    with self.path.open('a') as f:
-      f.write(json.dumps(record) + '\n')
+    # One write() of a whole line on an O_APPEND file: a crash tears at
+    # most this line, which records() then drops.
+    line = (json.dumps(record) + '\n').encode()
+    descriptor = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+                         0o644)
+    try:
+      os.write(descriptor, line)
+    finally:
+      os.close(descriptor)
 
   def records(self) -> list[dict]:
+    """The records, without a torn or damaged line (said in a warning)."""
     if not self.path.exists():
       return []
-    return [json.loads(line) for line in self.path.read_text().splitlines()
-            if line]
+    records = []
+    for number, line in enumerate(self.path.read_text(
+        errors='replace').splitlines(), 1):
+      try:
+        record = json.loads(line) if line.strip() else None
+      except ValueError:
+        record = None
+        log.warning('%s: line %d is not a whole record (a crash while it '
+                    'was written?); it is left out.', self.path, number)
+      if isinstance(record, dict) and 'epoch' in record:
+        records.append(record)
+    return records
 
 
 def _kept(record, epoch):

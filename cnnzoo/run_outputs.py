@@ -40,6 +40,7 @@ class RunOutputs:
     (on small datasets drawing would cost as much as an epoch)."""
     self._metrics_log.write(record)
     self._board.write_record(record)
+    self._board.flush()
     if (self._writes and record['split'] == 'validation'
         and time.monotonic() - self._drawn_at > _REDRAW_SECONDS):
       plots.learning_curves(self._metrics_log.records(),

@@ -12,9 +12,12 @@ import argparse
 import pathlib
 import shutil
 import sys
+import time
 
 import jax
-import tensorboardX
+from tensorboardX import summary
+from tensorboardX.event_file_writer import EventsWriter
+from tensorboardX.proto import event_pb2
 
 from cnnzoo import run_files
 
@@ -25,32 +28,43 @@ METRICS = ('loss', 'accuracy', 'top5', 'lr', 'images_per_s', 'time_s')
 
 
 class ScalarWriter:
-  """Writes named scalars at a step into `logdir`; only process 0 writes."""
+  """Writes named scalars at a step into `logdir`; only process 0 writes.
+
+  Synchronously, in this thread: tensorboardX's SummaryWriter writes from a
+  thread of its own, which dies on a full disk and then blocks the run
+  that feeds it."""
 
   def __init__(self, logdir):
-    self._writer = None
+    self._events = None
     if jax.process_index() == 0:
-      self._writer = tensorboardX.SummaryWriter(str(logdir), flush_secs=10)
+      pathlib.Path(logdir).mkdir(parents=True, exist_ok=True)
+      self._events = EventsWriter(str(pathlib.Path(logdir) / 'events'))
 
   def write(self, step: int, scalars: dict[str, float | None],
             prefix: str = '') -> None:
     """Adds each scalar under '<prefix>/<name>'; None values are skipped."""
-    if self._writer is None:
+    if self._events is None:
       return
     for name, value in scalars.items():
       if value is not None:
         tag = f'{prefix}/{name}' if prefix else name
-        self._writer.add_scalar(tag, float(value), global_step=int(step))
+        self._events.write_event(event_pb2.Event(
+            wall_time=time.time(), step=int(step),
+            summary=summary.scalar(tag, float(value))))
 
   def write_record(self, record: dict) -> None:
     """Writes one metrics.jsonl record at its step, tagged by its split."""
     self.write(record['step'], {k: record.get(k) for k in METRICS},
                prefix=record['split'])
 
+  def flush(self) -> None:
+    if self._events is not None:
+      self._events.flush()
+
   def close(self) -> None:
-    if self._writer is not None:
-      self._writer.close()
-      self._writer = None
+    events, self._events = self._events, None
+    if events is not None:
+      events.close()
 
   def __enter__(self):
     return self

@@ -3,10 +3,12 @@
 Each epoch: train on the training split, evaluate on the validation split,
 feed the callbacks, save a checkpoint. At the end: evaluate the test split
 with the best epoch's weights and write `summary.json`. Re-running in the same
-workdir resumes from the latest checkpoint. On SIGTERM the run saves where
-it is, mid-epoch, and raises errors.Preempted; re-running resumes there.
+workdir resumes from the latest checkpoint (see docs/resuming.md for what
+may change). On SIGTERM or Ctrl-C the run saves where it is, mid-epoch, and
+raises errors.Preempted; re-running resumes there.
 """
 
+import contextlib
 import functools
 import logging
 import math
@@ -18,10 +20,12 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import optax
 from jax.sharding import Mesh
 
-from cnnzoo import (callbacks, checkpointing, console, defaults, errors,
-                    evaluation, models, parallel, preemption)
+from cnnzoo import (callbacks, checkpointing, config_changes, console,
+                    defaults, errors, evaluation, models, parallel,
+                    preemption, workdir_lock)
 from cnnzoo import progress as progress_record
 from cnnzoo import run_files, run_outputs, steps, training_state
 from cnnzoo.data import catalog, pipeline
@@ -43,41 +47,94 @@ class _Run(NamedTuple):
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir,
                        *, reevaluate: bool = False,
+                       accept_config_changes: bool = False,
                        mesh: Mesh | None = None) -> dict:
   """Trains (or resumes) the run in `workdir`; returns its summary.
 
   A finished run is not trained or evaluated again unless `reevaluate`.
-  `mesh` defaults to all devices (tests pass a smaller one).
+  Resuming with a config that differs in what it trains (see
+  config_changes.RESUMABLE) raises WorkdirError unless
+  `accept_config_changes`. `mesh` defaults to all devices (tests pass a
+  smaller one). Another training run in `workdir` raises WorkdirBusyError.
   """
   defaults.validate(config)
+  # Before any file is touched: the dataset's name and the model's fields.
+  catalog.lookup(config.dataset.name)
+  training_state.create_model(config, num_classes=2)
   workdir = pathlib.Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
+  if workdir.exists() and not workdir.is_dir():
+    raise errors.WorkdirError(
+        f'--workdir {workdir} is a file, not a folder. Pass the folder a run '
+        f'should write to (it is created if missing).')
   mesh = parallel.make_mesh() if mesh is None else mesh
   parallel.check_batch_size(_train_batch_size(config), mesh,
                             'batch_size / optimizer.accumulation_steps')
   parallel.check_batch_size(_eval_batch_size(config), mesh, 'eval_batch_size')
+  workdir.mkdir(parents=True, exist_ok=True)
 
-  checkpoints = checkpointing.RunCheckpoints(
-      workdir / 'checkpoints', config.checkpoint.keep_latest,
-      config.checkpoint.async_save)
+  with workdir_lock.WorkdirLock(workdir):
+    checkpoints = checkpointing.RunCheckpoints(
+        workdir / 'checkpoints', config.checkpoint.keep_latest,
+        config.checkpoint.async_save)
+    try:
+      progress, changes = _saved_progress(checkpoints, config, workdir,
+                                          accept_config_changes)
+      summary = _saved_summary(workdir)
+      finished = progress and progress_record.finished(progress, config)
+      if finished and summary and not reevaluate and not changes:
+        log.info('The run in %s is finished (%d epochs, test accuracy '
+                 '%.2f%%); see %s. Pass --reevaluate to evaluate it again, or '
+                 'raise num_epochs to train on.', workdir,
+                 summary['epochs_run'], 100 * summary['test']['accuracy'],
+                 workdir / run_files.SUMMARY)
+        return summary
+      if changes:  # The old settings' data position: start at the epoch.
+        checkpoints.discard_preempted()
+      else:
+        progress = _preempted_progress(checkpoints, config, workdir,
+                                       progress) or progress
+      return _train_and_test(config, workdir, mesh, checkpoints, progress,
+                             accept_config_changes)
+    finally:
+      checkpoints.close()
+
+
+def _saved_progress(checkpoints, config, workdir, accept):
+  """The latest epoch's progress checked against `config` (None for a new
+  run), and the config changes accepted."""
+  progress = progress_record.saved(checkpoints)
+  if progress is None:
+    return None, {}
+  progress_record.check_identity(progress, config, checkpoints.directory)
+  progress, changes = config_changes.check(progress, config, workdir, accept)
+  if changes:
+    log.info('Resuming %s after epoch %d with config changes (recorded in '
+             'its summary.json): %s.', workdir, progress['epoch'],
+             config_changes.listed(changes))
+  return progress, changes
+
+
+def _preempted_progress(checkpoints, config, workdir, progress):
+  preempted = progress_record.preempted(checkpoints, progress)
+  if preempted is None:
+    return None
+  progress_record.check_identity(preempted, config,
+                                 checkpoints.preempted_directory)
+  return config_changes.check(preempted, config, workdir, accept=False)[0]
+
+
+def _saved_summary(workdir) -> dict | None:
+  """summary.json, or None when missing or damaged (a finished run is then
+  tested again, which writes it anew)."""
   try:
-    progress = progress_record.saved(checkpoints, config)
-    summary = run_files.read_json(workdir / run_files.SUMMARY)
-    finished = progress and progress_record.finished(progress, config)
-    if finished and summary and not reevaluate:
-      log.info('The run in %s is finished (%d epochs, test accuracy %.2f%%); '
-               'see %s. Pass --reevaluate to evaluate it again, or raise '
-               'num_epochs to train on.', workdir, summary['epochs_run'],
-               100 * summary['test']['accuracy'], workdir / run_files.SUMMARY)
-      return summary
-    progress = (progress_record.preempted(checkpoints, config, progress)
-                or progress)
-    return _train_and_test(config, workdir, mesh, checkpoints, progress)
-  finally:
-    checkpoints.close()
+    return run_files.read_json(workdir / run_files.SUMMARY)
+  except errors.DamagedFileError as e:
+    log.warning('%s Testing the run again to rebuild it.', e)
+    return None
 
 
-def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
+def _train_and_test(config, workdir, mesh, checkpoints, progress,
+                    accept_config_changes) -> dict:
   run = _build(config, mesh)
   state = run.state
   early_stopping = callbacks.EarlyStopping(config.early_stopping)
@@ -85,7 +142,8 @@ def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
   if progress is None:
     progress = progress_record.fresh(config)
   else:
-    state, run = _resume(config, workdir, checkpoints, progress, state, run)
+    state, run, progress = _resume(config, workdir, checkpoints, progress,
+                                   run, accept_config_changes)
     if progress['epoch']:  # Not preempted in the first epoch.
       early_stopping.load_state_dict(progress['early_stopping'])
       plateau.load_state_dict(progress['plateau'])
@@ -104,16 +162,33 @@ def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
         run.splits[role], run.preprocessing, _eval_batch_size(config),
         config.dataset.num_workers, config.dataset.read_threads), mesh)
 
-  with preemption.Watch() as watch:
-    state = _train_epochs(config, run, state, progress, outputs, checkpoints,
-                          early_stopping, plateau, watch, mesh, evaluate)
-  checkpoints.wait()
-  checkpoints.discard_preempted()
+  try:
+    with preemption.Watch() as watch:
+      state = _train_epochs(config, run, state, progress, outputs,
+                            checkpoints, early_stopping, plateau, watch, mesh,
+                            evaluate)
+    checkpoints.wait()
+    checkpoints.discard_preempted()
+    return _test(config, workdir, mesh, checkpoints, progress, state, run,
+                 outputs, evaluate)
+  finally:
+    # On a failure the error is what matters; a full disk would also fail
+    # the event file's last flush (and print it at exit if left open).
+    with contextlib.suppress(OSError):
+      outputs.close()
 
+
+def _test(config, workdir, mesh, checkpoints, progress, state, run, outputs,
+          evaluate) -> dict:
+  """Tests the best (or last) epoch's weights; writes summary and report."""
   use_best = (config.early_stopping.restore_best
               and progress['best_epoch'] != progress['epoch'])
   if use_best:
-    state = checkpoints.restore(progress['best_epoch'], state)
+    try:
+      state = checkpoints.restore(progress['best_epoch'], state)
+    except errors.DamagedCheckpointError as e:
+      log.warning('%s Testing the last epoch\'s weights instead.', e)
+      use_best = False
   tested_epoch = progress['best_epoch'] if use_best else progress['epoch']
   test = evaluate(state, 'test')
   updates = int(state.step) // config.optimizer.accumulation_steps
@@ -130,7 +205,6 @@ def _train_and_test(config, workdir, mesh, checkpoints, progress) -> dict:
            workdir / run_files.SUMMARY)
   if config.report_at_end:
     outputs.finish(tested_epoch)
-  outputs.close()
   return summary
 
 
@@ -153,7 +227,7 @@ def _train_epochs(config, run, state, progress, outputs, checkpoints,
     if stopped is not None:
       outputs.close()
       _save_preempted(config, checkpoints, state, run, progress, stopped,
-                      epoch)
+                      epoch, watch)
     start -= partial['time_s'] if partial else 0.0  # Before preemption.
     train_seconds = time.perf_counter() - start
     images_per_s = run.steps_per_epoch * config.batch_size / train_seconds
@@ -198,38 +272,108 @@ def _train_epochs(config, run, state, progress, outputs, checkpoints,
       checkpoints.wait()
       outputs.close()
       raise errors.Preempted(
-          f'Preempted (SIGTERM): saved at the end of epoch {epoch} in '
+          f'{watch.reason}: saved at the end of epoch {epoch} in '
           f'{checkpoints.directory}. Run the same command again to resume '
-          f'from there.')
+          f'from there.', watch.exit_code)
   return state
 
 
-def _resume(config, workdir, checkpoints, progress, state, run):
-  """Restores the saved state and data position; returns (state, run)."""
+def _resume(config, workdir, checkpoints, progress, run, accept):
+  """Restores the newest intact checkpoint from `progress` back, with its
+  data position; returns (state, run, its progress).
+
+  Damaged checkpoints are set aside on the way; none intact is a
+  DamagedCheckpointError.
+  """
+  while True:
+    preempted = 'partial_epoch' in progress
+    try:
+      return _restore(config, workdir, checkpoints, progress, run)
+    except errors.DamagedCheckpointError as e:
+      progress_record.set_aside(checkpoints,
+                                None if preempted else progress['epoch'], e)
+    progress = progress_record.saved(checkpoints)
+    if progress is None:
+      set_aside_in = checkpoints.directory.with_name(checkpointing.DAMAGED)
+      raise errors.DamagedCheckpointError(
+          f'No intact checkpoint is left in {checkpoints.directory} (the '
+          f'damaged ones were moved to {set_aside_in}). Pass another '
+          f'--workdir to start anew, or delete {workdir} to start over '
+          f'there.')
+    progress_record.check_identity(progress, config, checkpoints.directory)
+    progress, _ = config_changes.check(progress, config, workdir, accept)
+
+
+def _restore(config, workdir, checkpoints, progress, run):
+  """Restores the checkpoint `progress` was saved with; see _resume."""
   partial = progress.get('partial_epoch')
+  settings = _changed_settings(progress)
   if partial:
     log.info('Resuming %s from batch %d of epoch %d (saved on preemption).',
              workdir, partial['batches_done'], progress['epoch'] + 1)
-    restore = checkpoints.restore_preempted
+    restore = functools.partial(checkpoints.restore_preempted,
+                                settings=settings)
   else:
     log.info('Resuming %s from epoch %d.', workdir, progress['epoch'])
-    restore = functools.partial(checkpoints.restore, progress['epoch'])
+    restore = functools.partial(checkpoints.restore, progress['epoch'],
+                                settings=settings)
   layout = progress_record.data_layout(config)
   saved_layout = progress.get('data_layout', layout)
-  if saved_layout == layout:
-    return restore(state, run.train_batches), run
+  changed = _changed_now(progress)
+  if saved_layout == layout and not changed:
+    return restore(run.state, run.train_batches), run, progress
   # grain's saved position is per process and worker, but the global
   # batches are the same for any number of them: continue at the batch.
   start_batch = (progress['epoch'] * run.batches_per_epoch +
                  (partial['batches_done'] if partial else 0))
-  log.info('The data stream was saved with %s and continues with %s at '
-           'the same batch.', saved_layout, layout)
-  return restore(state), run._replace(
-      train_batches=_train_batches(config, run, start_batch))
+  if not changed:
+    log.info('The data stream was saved with %s and continues with %s at '
+             'the same batch.', saved_layout, layout)
+  state = _rebase_step(restore(run.state), progress['epoch'] *
+                       run.steps_per_epoch, config)
+  return state, run._replace(
+      train_batches=_train_batches(config, run, start_batch)), progress
+
+
+def _changed_now(progress) -> bool:
+  """Whether config changes were accepted when this resume began."""
+  changes = progress.get('config_changes') or []
+  return bool(changes) and changes[-1]['epoch'] == progress['epoch'] and (
+      'partial_epoch' not in progress)
+
+
+def _changed_settings(progress) -> str:
+  changes = progress.get('config_changes') or []
+  if not changes or changes[-1]['epoch'] != progress['epoch']:
+    return ''
+  return ('The settings changed since it was saved: '
+          f'{config_changes.listed(changes[-1]["changes"])}.')
+
+
+def _rebase_step(state, updates: int, config):
+  """Sets the step counters to `updates` optimizer updates: after a changed
+  batch size the schedule goes on from the same epoch, not the same step
+  (which could lie past its end, at learning rate 0)."""
+  accumulation = config.optimizer.accumulation_steps
+  if int(state.step) == updates * accumulation:
+    return state
+  count = jnp.asarray(updates, jnp.int32)
+  try:
+    opt_state = optax.tree_utils.tree_set(state.opt_state, count=count)
+  except KeyError:  # No counter: a constant rate and no moments to correct.
+    opt_state = state.opt_state
+  log.info('Step counters moved from %d to %d updates, the start of the same '
+           'epoch with the new batch size.', int(state.step) // accumulation,
+           updates)
+  sharding = jax.tree.map(lambda leaf: leaf.sharding, state.step)
+  return state.replace(
+      step=jax.device_put(jnp.asarray(updates * accumulation, jnp.int32),
+                          sharding),
+      opt_state=jax.device_put(opt_state, sharding))
 
 
 def _save_preempted(config, checkpoints, state, run, progress, stopped,
-                    epoch):
+                    epoch, watch):
   """Saves the run mid-epoch, with every process, and raises Preempted."""
   checkpoints.wait()  # The last epoch's save, if still in flight.
   batch = (epoch - 1) * run.batches_per_epoch + stopped['batches_done']
@@ -237,10 +381,10 @@ def _save_preempted(config, checkpoints, state, run, progress, stopped,
                   data_layout=progress_record.data_layout(config))
   checkpoints.save_preempted(batch, state, run.train_batches, progress)
   raise errors.Preempted(
-      f'Preempted (SIGTERM): saved after batch {stopped["batches_done"]} of '
+      f'{watch.reason}: saved after batch {stopped["batches_done"]} of '
       f'{run.batches_per_epoch} in epoch {epoch}, in '
       f'{checkpoints.preempted_directory}. Run the same command again to '
-      f'resume from there.')
+      f'resume from there.', watch.exit_code)
 
 
 def _build(config, mesh) -> _Run:
@@ -318,13 +462,16 @@ def _train_epoch(train_step, state, batches, num_steps, mesh, config, epoch,
 def _non_finite_message(loss, epoch, checkpoints, config):
   checkpoints.wait()
   latest = checkpoints.latest_epoch()
+  # The latest checkpoint was saved by this run or verified when it resumed.
   kept = (f'the last good checkpoint (epoch {latest}) is intact in '
           f'{checkpoints.directory}' if latest else 'no checkpoint was saved yet')
   return (f'The training loss became {loss} during epoch {epoch}; training '
           f'stopped and nothing from this epoch was saved ({kept}). Lower '
           f'optimizer.learning_rate (now {config.optimizer.learning_rate}) or '
-          f'add warm-up (schedule.warmup_epochs), then run the same command '
-          f'again to continue from that checkpoint.')
+          f'add warm-up (schedule.warmup_epochs), then run the command again '
+          f'with --accept_config_changes to continue from that checkpoint '
+          f'with the new setting (or with another --workdir to start '
+          f'anew).')
 
 
 def _eval_batch_size(config) -> int:

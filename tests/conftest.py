@@ -46,16 +46,22 @@ def data_dir(tmp_path_factory) -> str:
   return directory
 
 
-@pytest.fixture
-def tiny_config(data_dir):
-  """The digits config, shortened to 2 epochs with synchronous checkpoints."""
+def short_digits_config(data_dir: str, num_epochs: int = 2):
+  """The digits config at batch 64 (19 steps an epoch), `num_epochs` long,
+  with synchronous checkpoints and no report."""
   config = load_config()
   config.dataset.data_dir = data_dir
-  config.num_epochs = 2
+  config.num_epochs = num_epochs
   config.batch_size = 64
   config.checkpoint.async_save = False
   config.report_at_end = False  # Tested once, in test_train.py.
   return config
+
+
+@pytest.fixture
+def tiny_config(data_dir):
+  """The digits config, shortened to 2 epochs with synchronous checkpoints."""
+  return short_digits_config(data_dir)
 
 
 @pytest.fixture(scope='session')
@@ -72,3 +78,19 @@ def trained_workdir(data_dir, tmp_path_factory):
   directory = tmp_path_factory.mktemp('run')
   train.train_and_evaluate(config, directory)
   return directory
+
+
+@pytest.fixture
+def run_main(capsys, monkeypatch):
+  """`python -m cnnzoo.main ARGS...` in this process (a subprocess costs ~6 s
+  of imports): call it with the arguments, get (exit status, stdout,
+  stderr)."""
+  from cnnzoo import console, main
+  monkeypatch.setattr(console, 'log_to_stdout', lambda: None)  # pytest's.
+  monkeypatch.chdir(REPO)
+
+  def run(*argv):
+    status = main.run(['cnnzoo.main', *argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+  return run

@@ -1,49 +1,42 @@
 """Bad input gets one paragraph that says what was wrong and what to do."""
 
 import json
-import os
 import pathlib
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from cnnzoo import defaults, errors, models, train
 from cnnzoo.data import catalog, pipeline
-from tests.conftest import REPO, load_config
+from tests.conftest import load_config
 
 
-def _cli(*args, env_overrides=None):
-  env = {**os.environ, 'CUDA_VISIBLE_DEVICES': '', **(env_overrides or {})}
-  return subprocess.run([sys.executable, '-m', 'cnnzoo.main', *args],
-                        cwd=REPO, env=env, capture_output=True, text=True,
-                        timeout=300)
-
-
-def test_unknown_config_override_names_the_valid_keys(tmp_path):
-  result = _cli('--config.num_epoch=3', f'--workdir={tmp_path}')
-  assert result.returncode == 1
-  assert "Unknown config key 'num_epoch'" in result.stderr
-  assert "Did you mean 'num_epochs'?" in result.stderr
-  assert 'optimizer.learning_rate' in result.stderr
-  assert 'Traceback' not in result.stderr
+def test_unknown_config_override_names_the_valid_keys(tmp_path, run_main):
+  status, _, stderr = run_main('--config.num_epoch=3', f'--workdir={tmp_path}')
+  assert status == 1
+  assert "Unknown config key 'num_epoch'" in stderr
+  assert "Did you mean 'num_epochs'?" in stderr
+  assert 'optimizer.learning_rate' in stderr
+  assert 'Traceback' not in stderr
   assert not (tmp_path / 'checkpoints').exists()
 
 
-def test_any_model_field_is_a_command_line_override(tmp_path):
-  result = _cli('--config.model.activation=tanh',
-                '--config.model.width_multiplier=0.5', '--config.num_epochs=1',
-                f'--workdir={tmp_path}')
-  assert result.returncode == 0, result.stderr
+def test_any_model_field_is_a_command_line_override(tmp_path, data_dir,
+                                                    run_main):
+  status, _, stderr = run_main(
+      '--config.model.activation=tanh', '--config.model.width_multiplier=0.5',
+      '--config.num_epochs=1', '--config.report_at_end=False',
+      f'--config.dataset.data_dir={data_dir}', f'--workdir={tmp_path}')
+  assert status == 0, stderr
   saved = json.loads((tmp_path / 'config.json').read_text())['model']
   assert saved['activation'] == 'tanh' and saved['width_multiplier'] == 0.5
-  result = _cli('--config.model.colour=1', f'--workdir={tmp_path}/other')
-  assert result.returncode == 1
-  assert "has no field(s) colour" in result.stderr
-  assert 'activation' in result.stderr  # The fields it does have.
-  assert 'Traceback' not in result.stderr
+  status, _, stderr = run_main('--config.model.colour=1',
+                               f'--workdir={tmp_path}/other')
+  assert status == 1
+  assert "has no field(s) colour" in stderr
+  assert 'activation' in stderr  # The fields it does have.
+  assert 'Traceback' not in stderr
 
 
 @pytest.mark.parametrize('args,expected', [
@@ -54,11 +47,12 @@ def test_any_model_field_is_a_command_line_override(tmp_path):
      "cannot load the config file 'configs/nope.py'.*No such file.*Pass "
      '--config a Python file that defines get_config'),
 ])
-def test_bad_flag_values_and_missing_config_files(args, expected, tmp_path):
-  result = _cli(*args, f'--workdir={tmp_path}')
-  assert result.returncode == 1
-  assert re.search(expected, result.stderr), result.stderr
-  assert 'Traceback' not in result.stderr
+def test_bad_flag_values_and_missing_config_files(args, expected, tmp_path,
+                                                  run_main):
+  status, _, stderr = run_main(*args, f'--workdir={tmp_path}')
+  assert status == 1
+  assert re.search(expected, stderr), stderr
+  assert 'Traceback' not in stderr
 
 
 def test_unknown_key_in_a_config_file_is_refused():
@@ -119,8 +113,16 @@ def test_workdir_of_another_model_is_refused_and_left_untouched(
   tiny_config.model.name = 'lenet5'
   tiny_config.model.use_batchnorm = False  # Same name, other parameters.
   tiny_config.num_epochs = 2
-  with pytest.raises(errors.WorkdirError, match='does not fit the model'):
+  with pytest.raises(errors.WorkdirError, match='model.use_batchnorm: True '
+                     '-> False.*--accept_config_changes'):
     train.train_and_evaluate(tiny_config, tmp_path)
+  with pytest.raises(errors.WorkdirError) as failure:  # Accepted, but...
+    train.train_and_evaluate(tiny_config, tmp_path,
+                             accept_config_changes=True)
+  message = str(failure.value)
+  assert 'does not fit the model' in message
+  assert 'settings changed since it was saved: model.use_batchnorm' in message
+  assert len(message.splitlines()) == 1 and len(message) < 800
   assert _checkpoint_files(tmp_path) == before
 
 
@@ -133,7 +135,8 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(
   tiny_config.num_epochs = 2
   tiny_config.optimizer.learning_rate = 1e12
   with pytest.raises(errors.NonFiniteLossError) as failure:
-    train.train_and_evaluate(tiny_config, tmp_path)
+    train.train_and_evaluate(tiny_config, tmp_path,
+                             accept_config_changes=True)
   message = str(failure.value)
   assert 'during epoch 2' in message
   assert 'last good checkpoint (epoch 1) is intact' in message

@@ -9,11 +9,12 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from cnnzoo import errors, preemption, train
-from tests.conftest import REPO
+from tests.conftest import REPO, short_digits_config
 
 STEPS_PER_EPOCH = 19  # 1,257 training digits at batch 64.
 
@@ -27,11 +28,30 @@ def test_sigterm_inside_the_watch_is_noticed_not_fatal():
   assert signal.getsignal(signal.SIGTERM) is before
 
 
-def _stop_at(monkeypatch, stop_batch: int):
-  """Makes the watch report a preemption at global batch `stop_batch`."""
+def test_ctrl_c_saves_first_and_stops_at_once_the_second_time(capsys):
+  before = signal.getsignal(signal.SIGINT)
+  with preemption.Watch() as watch:
+    os.kill(os.getpid(), signal.SIGINT)
+    assert watch.reached(1) and watch.stop_requested
+    assert (watch.reason, watch.exit_code) == ('Interrupted (Ctrl-C)', 130)
+    assert 'Ctrl-C: saving at the next batch' in capsys.readouterr().err
+    with pytest.raises(KeyboardInterrupt):
+      os.kill(os.getpid(), signal.SIGINT)
+      watch.reached(2)
+  assert signal.getsignal(signal.SIGINT) is before
+
+
+def _stop_at(monkeypatch, stop_batch: int, signum=None):
+  """Makes the watch report a preemption at global batch `stop_batch`; with
+  `signum`, by sending that signal to this process there."""
+  real_reached = preemption.Watch.reached
   def reached(self, batch):
-    self._reached = self._reached or batch == stop_batch
-    return self._reached
+    if signum is None:
+      self._reached = self._reached or batch == stop_batch
+      return self._reached
+    if batch == stop_batch:
+      os.kill(os.getpid(), signum)
+    return real_reached(self, batch)
   monkeypatch.setattr(preemption.Watch, 'reached', reached)
 
 
@@ -42,27 +62,27 @@ def _records(workdir):
 
 @pytest.fixture(scope='module')
 def uninterrupted(data_dir, tmp_path_factory):
-  from tests.conftest import load_config
-  config = load_config()
-  config.dataset.data_dir = data_dir
-  config.num_epochs, config.batch_size = 2, 64
-  config.checkpoint.async_save, config.report_at_end = False, False
+  config = short_digits_config(data_dir, num_epochs=2)
   workdir = tmp_path_factory.mktemp('uninterrupted')
   return train.train_and_evaluate(config, workdir), _records(workdir)
 
 
-@pytest.mark.parametrize('stop_batch, resumes_from', [
-    (STEPS_PER_EPOCH + 7, 'preempted'),  # Mid-epoch 2: a mid-epoch save.
-    (STEPS_PER_EPOCH, 'checkpoints'),  # The end of epoch 1: its checkpoint.
+@pytest.mark.parametrize('stop_batch, resumes_from, signum', [
+    # Mid-epoch 2: a mid-epoch save.
+    (STEPS_PER_EPOCH + 7, 'preempted', None),
+    (STEPS_PER_EPOCH + 7, 'preempted', signal.SIGINT),  # Ctrl-C, the same.
+    # The end of epoch 1: its checkpoint.
+    (STEPS_PER_EPOCH, 'checkpoints', None),
 ])
 def test_preempted_run_resumes_to_the_uninterrupted_result(
     tiny_config, tmp_path, monkeypatch, uninterrupted, stop_batch,
-    resumes_from, caplog):
+    resumes_from, signum, caplog):
   with monkeypatch.context() as patch:
-    _stop_at(patch, stop_batch)
+    _stop_at(patch, stop_batch, signum)
     with pytest.raises(errors.Preempted,
-                       match='Run the same command again to resume'):
+                       match='Run the same command again to resume') as stop:
       train.train_and_evaluate(tiny_config, tmp_path)
+  assert stop.value.exit_code == (130 if signum else 75)
   assert (tmp_path / 'preempted').exists() == (resumes_from == 'preempted')
   if resumes_from == 'preempted':
     assert os.listdir(tmp_path / 'preempted') == [str(stop_batch)]
@@ -126,4 +146,40 @@ def test_sigterm_to_the_process_group_spares_the_data_workers(data_dir,
   output = ''.join(output)
   assert process.returncode == preemption.EXIT_CODE, output
   assert 'Preempted (SIGTERM): saved' in output
+  assert 'Traceback' not in output
+
+
+def _interrupted_run(workdir, data_dir, interrupts: int):
+  """A run on the command line, sent `interrupts` Ctrl-Cs (SIGINT to its
+  process group, as a terminal does) when it prints its first epoch line."""
+  process = subprocess.Popen(
+      [sys.executable, '-m', 'cnnzoo.main', f'--workdir={workdir}',
+       f'--config.dataset.data_dir={data_dir}', '--config.num_epochs=30',
+       '--config.report_at_end=False'],
+      cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+      start_new_session=True)
+  output, sent = [], False
+  for line in process.stdout:
+    output.append(line)
+    if '/30  train loss' in line and not sent:
+      for _ in range(interrupts):
+        os.killpg(process.pid, signal.SIGINT)
+        time.sleep(0.05)
+      sent = True
+  process.wait(timeout=120)
+  return process.returncode, ''.join(output)
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_the_command_line(data_dir, tmp_path):
+  status, output = _interrupted_run(tmp_path, data_dir, interrupts=1)
+  assert status == 130, output
+  assert 'Ctrl-C: saving at the next batch' in output
+  assert 'Interrupted (Ctrl-C): saved' in output
+  assert 'Run the same command again to resume from there.' in output
+  assert 'Traceback' not in output
+  status, output = _interrupted_run(tmp_path, data_dir, interrupts=2)
+  assert status == 130, output
+  assert f'Resuming {tmp_path} from' in output  # The first one saved.
+  assert 'Stopped by Ctrl-C at once' in output
   assert 'Traceback' not in output

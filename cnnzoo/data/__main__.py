@@ -91,15 +91,16 @@ def _write_grid(split, names, path, per_class):
   print(f'Wrote {path}')
 
 
-def _bench(config_file, num_batches, num_steps, batch_size, workers):
+def _bench(config_spec, num_batches, num_steps, batch_size, workers):
+  from cnnzoo import config_file
   from cnnzoo.data import throughput
-  config = throughput.load_config(config_file)
+  config = config_file.load(config_spec)
   if batch_size:
     config.batch_size = batch_size
   if workers is not None:
     config.dataset.num_workers = workers
   rates = throughput.measure(config, num_batches, num_steps)
-  print(f'{config_file}: {config.model.name} on {config.dataset.name} '
+  print(f'{config_spec}: {config.model.name} on {config.dataset.name} '
         f'({rates.source} records), batch {config.batch_size}, '
         f'{config.dataset.num_workers} workers, {jax.device_count()} '
         f'{jax.default_backend()} device(s)')
@@ -125,6 +126,9 @@ def main(argv=None):
                       help='image_folder: one sub-folder of images per class')
   parser.add_argument('--skip_bad_images', action='store_true',
                       help='image_folder: skip unreadable files')
+  parser.add_argument('--max_image_size', type=int, default=1024,
+                      help='image_folder: downscale images whose longer side '
+                      'is above this (0: never); as dataset.max_image_size')
   parser.add_argument('--out', default=None,
                       help='show: the PNG to write (default: NAME.png)')
   parser.add_argument('--per_class', type=int, default=8,
@@ -142,7 +146,8 @@ def main(argv=None):
   args = parser.parse_args(argv)
   options = catalog.Options(data_dir=args.data_dir, manual_dir=args.manual_dir,
                             path=args.path,
-                            skip_bad_images=args.skip_bad_images)
+                            skip_bad_images=args.skip_bad_images,
+                            max_image_size=args.max_image_size)
   try:
     if args.command == 'prepare':
       dataset = catalog.prepare(args.name, options)

@@ -11,7 +11,6 @@ synthetic one prepared the same way (PNG-encoded images of the dataset's
 stored size and channels), so the decode cost is real even offline.
 """
 
-import importlib.util
 import pathlib
 import tempfile
 import time
@@ -38,15 +37,6 @@ class Rates(NamedTuple):
   @property
   def ratio(self) -> float:
     return self.input_images_per_s / self.step_images_per_s
-
-
-def load_config(spec: str):
-  """Returns get_config(arg) of a config file given as 'path[:arg]'."""
-  path, _, arg = spec.partition(':')
-  module_spec = importlib.util.spec_from_file_location('bench_config', path)
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
-  return module.get_config(arg or None)
 
 
 def _stored_shape(builder) -> tuple[int, int, int]:
