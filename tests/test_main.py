@@ -13,6 +13,7 @@ import sys
 
 import pytest
 
+from cnnzoo import train
 from tests.conftest import REPO
 
 
@@ -100,6 +101,18 @@ def test_help_lists_every_flag(run_main):
                '--distributed_timeout:', '--config.KEY=VALUE'):
     assert flag in out
   assert '--flagfile' not in out  # absl's own: noise here.
+
+
+def test_a_second_ctrl_c_stops_at_once_in_one_line(tmp_path, run_main,
+                                                   monkeypatch):
+  def interrupted(*args, **kwargs):
+    raise KeyboardInterrupt  # As preemption.Watch raises on a second one.
+  monkeypatch.setattr(train, 'train_and_evaluate', interrupted)
+  status, _, err = run_main(f'--workdir={tmp_path}')
+  assert status == 130
+  assert err == (f'Stopped by Ctrl-C at once: what was not saved yet (the '
+                 f'epoch in progress) is lost. Run the same command again to '
+                 f'resume {tmp_path} from its last checkpoint.\n')
 
 
 def _cli(*args):

@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -149,11 +148,13 @@ def test_sigterm_to_the_process_group_spares_the_data_workers(data_dir,
   assert 'Traceback' not in output
 
 
-def _interrupted_run(workdir, data_dir, interrupts: int):
-  """A run on the command line, sent `interrupts` Ctrl-Cs (SIGINT to its
-  process group, as a terminal does) when it prints its first epoch line."""
+@pytest.mark.slow
+def test_ctrl_c_on_the_command_line(data_dir, tmp_path):
+  """Ctrl-C (SIGINT to the process group, as a terminal sends it) when the
+  first epoch line shows: saved, said, status 130. (A second Ctrl-C is
+  tested in test_main.py and above: its timing here would be a race.)"""
   process = subprocess.Popen(
-      [sys.executable, '-m', 'cnnzoo.main', f'--workdir={workdir}',
+      [sys.executable, '-m', 'cnnzoo.main', f'--workdir={tmp_path}',
        f'--config.dataset.data_dir={data_dir}', '--config.num_epochs=30',
        '--config.report_at_end=False'],
       cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -162,24 +163,12 @@ def _interrupted_run(workdir, data_dir, interrupts: int):
   for line in process.stdout:
     output.append(line)
     if '/30  train loss' in line and not sent:
-      for _ in range(interrupts):
-        os.killpg(process.pid, signal.SIGINT)
-        time.sleep(0.05)
+      os.killpg(process.pid, signal.SIGINT)
       sent = True
   process.wait(timeout=120)
-  return process.returncode, ''.join(output)
-
-
-@pytest.mark.slow
-def test_ctrl_c_on_the_command_line(data_dir, tmp_path):
-  status, output = _interrupted_run(tmp_path, data_dir, interrupts=1)
-  assert status == 130, output
+  output = ''.join(output)
+  assert process.returncode == 130, output
   assert 'Ctrl-C: saving at the next batch' in output
   assert 'Interrupted (Ctrl-C): saved' in output
   assert 'Run the same command again to resume from there.' in output
-  assert 'Traceback' not in output
-  status, output = _interrupted_run(tmp_path, data_dir, interrupts=2)
-  assert status == 130, output
-  assert f'Resuming {tmp_path} from' in output  # The first one saved.
-  assert 'Stopped by Ctrl-C at once' in output
   assert 'Traceback' not in output
