@@ -23,7 +23,8 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 import torch_models  # noqa: E402
 
-from cnnzoo import bench, compilation_cache  # noqa: E402
+from cnnzoo import bench  # noqa
+from cnnzoo.training import compilation_cache  # noqa
 
 # name: (model, input shape, batch, steps per timing, model fields)
 ROWS = {

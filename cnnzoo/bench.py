@@ -15,7 +15,7 @@ is one JSON object with keys images_per_s, step_ms, compile_s, trace_s,
 flops_per_image, gflops_per_s, peak_fraction. With --profile DIR it then
 traces --steps more steps into DIR and prints where they spent their time,
 per kind of XLA operation and for the slowest operations
-(`cnnzoo.op_profile`).
+(`cnnzoo.perf.op_profile`).
 """
 
 import argparse
@@ -27,8 +27,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnnzoo import (compilation_cache, defaults, op_profile, parallel, steps,
-                    training_state)
+from cnnzoo.config import defaults
+from cnnzoo.perf import op_profile
+from cnnzoo.training import compilation_cache, parallel, steps, training_state
 
 
 class TrainStep:

@@ -19,8 +19,12 @@ import sys
 
 import ml_collections
 
-from cnnzoo import (comparison, comparison_report, compilation_cache,
-                    config_file, console, errors, evaluate, run_files, train)
+from cnnzoo import errors, evaluate
+from cnnzoo.comparison import report as comparison_report
+from cnnzoo.comparison import runner as comparison
+from cnnzoo.config import loader as config_file
+from cnnzoo.runs import run_files
+from cnnzoo.training import compilation_cache, console, train
 
 log = logging.getLogger('cnnzoo')
 

@@ -15,7 +15,8 @@ import sys
 
 import numpy as np
 
-from cnnzoo import errors, weights
+from cnnzoo import errors
+from cnnzoo.training import weights
 
 
 def read_state_dict(path: pathlib.Path) -> dict[str, np.ndarray]:

@@ -23,8 +23,10 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 from sklearn import metrics  # noqa: E402
 
-from cnnzoo import console, errors, plots, restored_run, run_files  # noqa: E402
-from cnnzoo.data import catalog, pipeline, transforms  # noqa: E402
+from cnnzoo import errors  # noqa
+from cnnzoo.runs import plots, restored_run, run_files  # noqa
+from cnnzoo.training import console  # noqa
+from cnnzoo.data import catalog, pipeline, transforms  # noqa
 
 FLAGS = flags.FLAGS
 

@@ -20,8 +20,10 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # TF only prepares data.
 
 from absl import flags  # noqa: E402
 
-from cnnzoo import (compilation_cache, config_file, console,  # noqa: E402
-                    defaults, distributed, errors, preemption, train)
+from cnnzoo import errors  # noqa
+from cnnzoo.config import defaults, loader as config_file  # noqa
+from cnnzoo.training import (compilation_cache, console, distributed,
+                             preemption, train)  # noqa
 
 DEFAULT_CONFIG = (pathlib.Path(__file__).parent.parent / 'configs' /
                   'lenet5_digits.py')

@@ -21,8 +21,10 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
 
-from cnnzoo import console, errors, restored_run  # noqa: E402
-from cnnzoo.data import transforms  # noqa: E402
+from cnnzoo import errors  # noqa
+from cnnzoo.runs import restored_run  # noqa
+from cnnzoo.training import console  # noqa
+from cnnzoo.data import transforms  # noqa
 
 FLAGS = flags.FLAGS
 

@@ -14,7 +14,9 @@ import html
 import pathlib
 import sys
 
-from cnnzoo import console, errors, plots, report_page, run_files
+from cnnzoo import errors
+from cnnzoo.runs import plots, report_page, run_files
+from cnnzoo.training import console
 
 PLOTS = 'plots'
 PREDICTIONS = 'predictions.png'  # Drawn from the dataset by another command.
@@ -151,7 +153,8 @@ def _model_counts(config, num_classes, flops) -> tuple[tuple, dict]:
   # Imported here: jax and the models are slow to load and are not needed
   # for the rest of the page.
   import ml_collections
-  from cnnzoo import errors, models, summary, training_state
+  from cnnzoo import errors, models, summary
+  from cnnzoo.training import training_state
   try:
     shape = tuple(config['input_shape'] or
                   models.input_shape(config['model']['name']))

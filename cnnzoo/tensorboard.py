@@ -19,7 +19,7 @@ from tensorboardX import summary
 from tensorboardX.event_file_writer import EventsWriter
 from tensorboardX.proto import event_pb2
 
-from cnnzoo import run_files
+from cnnzoo.runs import run_files
 
 DIRECTORY = 'tensorboard'
 # The numbers of a metrics.jsonl record that change over a run; null ones

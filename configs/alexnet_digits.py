@@ -6,7 +6,7 @@ stays at chance; the paper's 0.01 trains.
   python -m cnnzoo.main --config configs/alexnet_digits.py
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 def get_config(arg: str | None = None):

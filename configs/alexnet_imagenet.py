@@ -5,7 +5,7 @@ Krizhevsky et al. 2012 did), weight decay 5e-4, dropout 0.5, early stopping.
   python -m cnnzoo.main --config configs/alexnet_imagenet.py
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 def get_config(arg: str | None = None):

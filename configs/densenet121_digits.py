@@ -3,7 +3,7 @@
   python -m cnnzoo.main --config configs/densenet121_digits.py
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 def get_config(arg: str | None = None):

@@ -6,7 +6,7 @@ jumps to 1e5 in the first epochs and accuracy stays near chance): 0.01 here.
   python -m cnnzoo.main --config configs/efficientnet_b0_digits.py
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 def get_config(arg: str | None = None):

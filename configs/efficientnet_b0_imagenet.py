@@ -9,7 +9,7 @@ AutoAugment is stood in for by TrivialAugment, which needs no policy search.
   python -m cnnzoo.main --config configs/efficientnet_b0_imagenet.py
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 def get_config(arg: str | None = None):

@@ -4,7 +4,7 @@
   python -m cnnzoo.main --config configs/googlenet_cifar10.py
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 def get_config(arg: str | None = None):

@@ -11,7 +11,7 @@ are BVLC's Caffe reproduction
   python -m cnnzoo.main --config configs/googlenet_imagenet.py
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 def get_config(arg: str | None = None):

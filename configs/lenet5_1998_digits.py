@@ -4,7 +4,7 @@ connection table, RBF output) on scikit-learn's 8x8 digits.
   python -m cnnzoo.main --config configs/lenet5_1998_digits.py
 """
 
-from cnnzoo import defaults, recipes
+from cnnzoo.config import defaults, recipes
 
 
 def get_config(arg: str | None = None):

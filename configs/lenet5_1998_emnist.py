@@ -4,7 +4,7 @@ output) on EMNIST balanced; the network zero-pads 28x28 to 32x32 itself.
   python -m cnnzoo.main --config configs/lenet5_1998_emnist.py
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 def get_config(arg: str | None = None):

@@ -4,7 +4,7 @@
   python -m cnnzoo.main --config configs/lenet5_digits.py:smoke   # 2 epochs
 """
 
-from cnnzoo import defaults, recipes
+from cnnzoo.config import defaults, recipes
 
 
 def get_config(arg: str | None = None):

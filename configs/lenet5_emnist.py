@@ -5,7 +5,7 @@ baseline (their LeNet-5: 86.9%). The 28x28 images are centred on LeNet's
   python -m cnnzoo.main --config configs/lenet5_emnist.py
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 def get_config(arg: str | None = None):

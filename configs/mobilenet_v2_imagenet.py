@@ -7,7 +7,7 @@ synchronous). The paper's workers were asynchronous; a weight average (EMA
   python -m cnnzoo.main --config configs/mobilenet_v2_imagenet.py
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 def get_config(arg: str | None = None):

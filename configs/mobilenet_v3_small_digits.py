@@ -3,7 +3,7 @@
   python -m cnnzoo.main --config configs/mobilenet_v3_small_digits.py
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 def get_config(arg: str | None = None):

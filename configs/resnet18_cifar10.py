@@ -4,7 +4,7 @@ about 95% (kuangliu/pytorch-cifar): 200 epochs, SGD 0.1, cosine, weight decay 5e
   python -m cnnzoo.main --config configs/resnet18_cifar10.py
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 def get_config(arg: str | None = None):

@@ -8,7 +8,7 @@ here: CIFAR-10 cannot be downloaded on the development machine.
   python -m cnnzoo.main --config configs/resnet18_cifar10_fast.py
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 def get_config(arg: str | None = None):

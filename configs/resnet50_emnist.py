@@ -4,7 +4,7 @@ tuned model (their figure: 90.6%): batch 256, reduce-on-plateau, early stopping.
   python -m cnnzoo.main --config configs/resnet50_emnist.py
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 def get_config(arg: str | None = None):

@@ -9,7 +9,7 @@ then
 The fc layer is re-initialised for the 5 flower classes.
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 def get_config(arg: str | None = None):

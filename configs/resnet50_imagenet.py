@@ -8,7 +8,7 @@ epochs 30, 60 and 80: `recipes.imagenet`'s schedule, and `:paper` here.
   python -m cnnzoo.main --config configs/resnet50_imagenet.py:paper
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 _PAPER = {'paper': "He et al.'s batch 256 and step decay"}

@@ -4,7 +4,7 @@ team study's model-selection table.
   python -m cnnzoo.main --config configs/shufflenet_v2_emnist.py
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 def get_config(arg: str | None = None):

@@ -6,7 +6,7 @@ recipe's learning rate of 0.05 kills that layer (the loss sticks at ln 10).
   python -m cnnzoo.main --config configs/squeezenet_digits.py
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 def get_config(arg: str | None = None):

@@ -3,7 +3,7 @@
   python -m cnnzoo.main --config configs/vgg11_bn_digits.py
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 def get_config(arg: str | None = None):

@@ -6,7 +6,7 @@ stopped improving (three times in their 74 epochs).
   python -m cnnzoo.main --config configs/vgg16_imagenet.py
 """
 
-from cnnzoo import recipes
+from cnnzoo.config import recipes
 
 
 def get_config(arg: str | None = None):

@@ -16,14 +16,14 @@ chex.set_n_cpu_devices(4)
 # starts: the many small runs of the same configs compile once.
 os.environ.setdefault('CNNZOO_CACHE_DIR',
                       tempfile.mkdtemp(prefix='cnnzoo_test_cache_'))
-from cnnzoo import compilation_cache  # noqa: E402
+from cnnzoo.training import compilation_cache  # noqa
 
 compilation_cache.enable()
 
 import pytest  # noqa: E402
 from absl import logging as absl_logging  # noqa: E402
 
-from cnnzoo.data import catalog  # noqa: E402
+from cnnzoo.data import catalog  # noqa
 
 absl_logging.set_verbosity(absl_logging.ERROR)
 REPO = pathlib.Path(__file__).parent.parent
@@ -68,7 +68,7 @@ def tiny_config(data_dir):
 def trained_workdir(data_dir, tmp_path_factory):
   """A one-epoch LeNet-5 digits run, trained once for the session's tests
   of what reads finished runs (evaluate, predict)."""
-  from cnnzoo import train
+  from cnnzoo.training import train
   config = load_config()
   config.dataset.data_dir = data_dir
   config.num_epochs = 1
@@ -85,7 +85,8 @@ def run_main(capsys, monkeypatch):
   """`python -m cnnzoo.main ARGS...` in this process (a subprocess costs ~6 s
   of imports): call it with the arguments, get (exit status, stdout,
   stderr)."""
-  from cnnzoo import console, main
+  from cnnzoo import main
+  from cnnzoo.training import console
   monkeypatch.setattr(console, 'log_to_stdout', lambda: None)  # pytest's.
   monkeypatch.chdir(REPO)
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from absl import flags
 
-from cnnzoo import defaults, errors
+from cnnzoo import errors
+from cnnzoo.config import defaults
 from cnnzoo.data import augment, trivial_augment
 
 

@@ -9,7 +9,9 @@ import sys
 import jax
 import pytest
 
-from cnnzoo import bench, compilation_cache, models, op_profile, summary
+from cnnzoo import bench, models, summary
+from cnnzoo.perf import op_profile
+from cnnzoo.training import compilation_cache
 from tests.conftest import REPO
 
 

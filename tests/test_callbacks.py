@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from cnnzoo import callbacks, defaults, train
+from cnnzoo.config import defaults
+from cnnzoo.training import callbacks, train
 
 
 def _section(name, **overrides):

@@ -4,7 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnnzoo import checkpoint_integrity, errors
+from cnnzoo import errors
+from cnnzoo.training import checkpoint_integrity
 
 
 def test_the_digest_ignores_container_types_and_catches_changed_values():

@@ -11,8 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnnzoo import (checkpoint_integrity, checkpointing, errors,
-                    restored_run, train)
+from cnnzoo import errors
+from cnnzoo.runs import restored_run
+from cnnzoo.training import checkpoint_integrity, checkpointing, train
 from tests.conftest import short_digits_config
 
 

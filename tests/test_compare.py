@@ -5,7 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from cnnzoo import compare, comparison, errors, train
+from cnnzoo import compare, errors
+from cnnzoo.comparison import runner as comparison
+from cnnzoo.training import train
 from tests.conftest import REPO
 
 CONFIGS = [str(REPO / 'configs' / 'lenet5_digits.py'),

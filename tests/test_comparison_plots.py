@@ -1,10 +1,10 @@
-"""cnnzoo.comparison_plots: the figures of several models over several seeds."""
+"""cnnzoo.comparison.plots: the figures of several models over several seeds."""
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from cnnzoo import comparison_plots
+from cnnzoo.comparison import plots as comparison_plots
 
 EMNIST_BALANCED = list('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabdefghnqrt')
 

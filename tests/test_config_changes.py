@@ -8,7 +8,9 @@ import pathlib
 
 import pytest
 
-from cnnzoo import config_changes, defaults, errors, optim, train
+from cnnzoo import errors
+from cnnzoo.config import defaults
+from cnnzoo.training import config_changes, optim, train
 from tests.conftest import load_config
 
 

@@ -3,7 +3,8 @@ names it, before anything trains."""
 
 import pytest
 
-from cnnzoo import defaults, errors, models
+from cnnzoo import errors, models
+from cnnzoo.config import defaults
 from tests.conftest import REPO, load_config
 
 CONFIGS = sorted(path.stem for path in (REPO / 'configs').glob('*.py'))

@@ -4,7 +4,9 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from cnnzoo import defaults, models, optim, training_state
+from cnnzoo import models
+from cnnzoo.config import defaults
+from cnnzoo.training import optim, training_state
 from tests.conftest import REPO, load_config
 
 CONFIGS = sorted(path.stem for path in (REPO / 'configs').glob('*.py'))

@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from cnnzoo.data import __main__ as data_cli
-from cnnzoo.data import throughput
+from cnnzoo.perf import throughput
 from tests.conftest import REPO, load_config
 
 

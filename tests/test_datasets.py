@@ -7,7 +7,8 @@ import pytest
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from cnnzoo import errors, train
+from cnnzoo import errors
+from cnnzoo.training import train
 from cnnzoo.data import catalog, pipeline, transforms
 from tests.conftest import REPO, load_config
 

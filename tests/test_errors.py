@@ -7,7 +7,9 @@ import shutil
 
 import pytest
 
-from cnnzoo import defaults, errors, models, train
+from cnnzoo import errors, models
+from cnnzoo.config import defaults
+from cnnzoo.training import train
 from cnnzoo.data import catalog, pipeline
 from tests.conftest import load_config
 

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from cnnzoo import train
+from cnnzoo.training import train
 from tests.conftest import REPO
 
 

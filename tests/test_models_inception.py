@@ -9,7 +9,8 @@ import numpy as np
 import optax
 import pytest
 
-from cnnzoo import models, parallel, steps
+from cnnzoo import models
+from cnnzoo.training import parallel, steps
 from cnnzoo.models import googlenet as googlenet_module
 from cnnzoo.models.layers import (ACTIVATIONS, adaptive_avg_pool,
                                   max_pool_ceil)

@@ -6,7 +6,9 @@ import numpy as np
 import optax
 import pytest
 
-from cnnzoo import defaults, errors, optim
+from cnnzoo import errors
+from cnnzoo.config import defaults
+from cnnzoo.training import optim
 
 
 def _config(**schedule):

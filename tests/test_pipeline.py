@@ -6,7 +6,8 @@ import jax
 import numpy as np
 import pytest
 
-from cnnzoo import defaults, errors
+from cnnzoo import errors
+from cnnzoo.config import defaults
 from cnnzoo.data import catalog, pipeline
 
 

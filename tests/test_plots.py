@@ -1,10 +1,10 @@
-"""cnnzoo.plots: each function writes one readable PNG."""
+"""cnnzoo.runs.plots: each function writes one readable PNG."""
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from cnnzoo import plots
+from cnnzoo.runs import plots
 
 EMNIST_BALANCED = list('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabdefghnqrt')
 

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 from sklearn import datasets
 
-from cnnzoo import errors, evaluate, predict, restored_run
+from cnnzoo import errors, evaluate, predict
+from cnnzoo.runs import restored_run
 from cnnzoo.data import catalog, pipeline
 from tests.conftest import REPO
 

@@ -12,7 +12,8 @@ import sys
 
 import pytest
 
-from cnnzoo import errors, preemption, train
+from cnnzoo import errors
+from cnnzoo.training import preemption, train
 from tests.conftest import REPO, short_digits_config
 
 STEPS_PER_EPOCH = 19  # 1,257 training digits at batch 64.

@@ -6,7 +6,8 @@ import re
 import numpy as np
 import pytest
 
-from cnnzoo import plots, report
+from cnnzoo import report
+from cnnzoo.runs import plots
 from conftest import load_config
 
 CLASS_NAMES = ['zero', 'one', '<b>']

@@ -6,7 +6,9 @@ import logging
 
 import pytest
 
-from cnnzoo import console, errors, evaluate, report, run_files, train
+from cnnzoo import errors, evaluate, report
+from cnnzoo.runs import run_files
+from cnnzoo.training import console, train
 
 
 def test_a_torn_metrics_line_is_left_out_and_trimmed(tmp_path, caplog):

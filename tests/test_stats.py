@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from cnnzoo import stats
+from cnnzoo.comparison import stats
 
 T_975_4DF = 2.7764451051977987  # Student t quantile 0.975 with 4 df (tables).
 

@@ -5,8 +5,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cnnzoo import (errors, evaluation, finetune, models, optim, parallel,
-                    steps, training_state)
+from cnnzoo import errors, models
+from cnnzoo.training import (evaluation, finetune, optim, parallel, steps,
+                             training_state)
 from cnnzoo.data import catalog, pipeline
 from tests.conftest import load_config
 

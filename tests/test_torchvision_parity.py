@@ -8,7 +8,8 @@ included. Running statistics are randomized so that BatchNorm is checked too.
 import numpy as np
 import pytest
 
-from cnnzoo import models, weights
+from cnnzoo import models
+from cnnzoo.training import weights
 
 torch = pytest.importorskip('torch', reason='torch is not installed')
 torchvision = pytest.importorskip('torchvision',

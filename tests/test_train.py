@@ -8,7 +8,8 @@ import jax
 import numpy as np
 import pytest
 
-from cnnzoo import parallel, run_files, train
+from cnnzoo.runs import run_files
+from cnnzoo.training import parallel, train
 from tests.conftest import load_config
 
 RECORD_KEYS = {'epoch', 'step', 'split', 'loss', 'accuracy', 'top5', 'lr',

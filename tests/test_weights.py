@@ -6,8 +6,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from cnnzoo import (convert, errors, models, parallel, train, training_state,
-                    weights)
+from cnnzoo import convert, errors, models
+from cnnzoo.training import parallel, train, training_state, weights
 
 
 def _variables(name='lenet5', num_classes=10):

@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from cnnzoo import errors, evaluate, report, restored_run, train, workdir_lock
+from cnnzoo import errors, evaluate, report
+from cnnzoo.runs import restored_run
+from cnnzoo.training import train, workdir_lock
 from tests.conftest import REPO
 
 

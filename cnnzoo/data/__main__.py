@@ -6,7 +6,7 @@ whose workers have no network). show: prints split sizes and class counts and
 writes a PNG grid of sample images per class. stats: prints the training
 split's per-channel mean and std, the figures `catalog.DATASETS` holds.
 bench: the training pipeline's images/s next to the train step's (see
-`cnnzoo.data.throughput`).
+`cnnzoo.perf.throughput`).
 """
 
 import argparse
@@ -92,8 +92,8 @@ def _write_grid(split, names, path, per_class):
 
 
 def _bench(config_spec, num_batches, num_steps, batch_size, workers):
-  from cnnzoo import config_file
-  from cnnzoo.data import throughput
+  from cnnzoo.config import loader as config_file
+  from cnnzoo.perf import throughput
   config = config_file.load(config_spec)
   if batch_size:
     config.batch_size = batch_size

@@ -135,7 +135,7 @@ def builder(name: str, options: Options = Options()):
         test_fraction=options.test_fraction,
         max_image_size=options.max_image_size)
   import tensorflow_datasets as tfds
-  from cnnzoo.data import digits  # pylint: disable=unused-import  (registers it)
+  from cnnzoo.data import digits
   return tfds.builder(entry.tfds_name, data_dir=data_dir,
                       file_format='array_record')
 

@@ -15,7 +15,8 @@ import traceback
 
 import ml_collections
 
-from cnnzoo import defaults, errors
+from cnnzoo import errors
+from cnnzoo.config import defaults
 
 EXAMPLE = 'configs/lenet5_digits.py'
 
@@ -57,7 +58,7 @@ def load(spec: str) -> ml_collections.ConfigDict:
   if not isinstance(config, ml_collections.ConfigDict):
     raise errors.ConfigError(
         f'get_config() in {path} returned a {type(config).__name__}, not an '
-        f'ml_collections.ConfigDict. Start from cnnzoo.defaults.get_config() '
+        f'ml_collections.ConfigDict. Start from cnnzoo.config.defaults.get_config() '
         f'and change its fields, as {EXAMPLE} does.')
   return config
 

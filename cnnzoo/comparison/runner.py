@@ -16,7 +16,9 @@ import pathlib
 
 import numpy as np
 
-from cnnzoo import errors, models, run_files, stats, summary
+from cnnzoo import errors, models, summary
+from cnnzoo.comparison import stats
+from cnnzoo.runs import run_files
 
 
 def build(runs: dict[str, list[pathlib.Path]], configs: dict, specs: dict,

@@ -13,7 +13,8 @@ import jax.numpy as jnp
 import ml_collections
 from jax.sharding import Mesh
 
-from cnnzoo import finetune, models, optim, parallel, steps, weights
+from cnnzoo import models
+from cnnzoo.training import finetune, optim, parallel, steps, weights
 
 log = logging.getLogger('cnnzoo')
 

@@ -21,7 +21,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cnnzoo import checkpointing, errors, models, run_files
+from cnnzoo import errors, models
+from cnnzoo.runs import run_files
+from cnnzoo.training import checkpointing
 
 log = logging.getLogger('cnnzoo')
 META = 'cnnzoo_weights.json'

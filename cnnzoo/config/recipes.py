@@ -1,6 +1,6 @@
 """Shared training recipes that the files in configs/ start from.
 
-Each returns a full config (see `cnnzoo.defaults`) for one dataset's usual
+Each returns a full config (see `cnnzoo.config.defaults`) for one dataset's usual
 recipe; a config file picks the model and overrides what its experiment
 changes. `shorten_for_smoke` gives every config its ':smoke' variant (2
 epochs) and refuses an argument the config does not declare.
@@ -11,7 +11,8 @@ import os
 
 import ml_collections
 
-from cnnzoo import defaults, errors
+from cnnzoo import errors
+from cnnzoo.config import defaults
 
 
 def _base(model_name: str, dataset: str, **model_fields

@@ -23,11 +23,13 @@ import numpy as np
 import optax
 from jax.sharding import Mesh
 
-from cnnzoo import (callbacks, checkpointing, config_changes, console,
-                    defaults, errors, evaluation, models, parallel,
-                    preemption, workdir_lock)
-from cnnzoo import progress as progress_record
-from cnnzoo import run_files, run_outputs, steps, training_state
+from cnnzoo import errors, models
+from cnnzoo.config import defaults
+from cnnzoo.training import (callbacks, checkpointing, config_changes, console,
+                             evaluation, parallel, preemption, workdir_lock)
+from cnnzoo.training import progress as progress_record
+from cnnzoo.runs import run_files, run_outputs
+from cnnzoo.training import steps, training_state
 from cnnzoo.data import catalog, pipeline
 
 log = logging.getLogger('cnnzoo')

@@ -14,7 +14,8 @@ import time
 
 import jax
 
-from cnnzoo import evaluate, plots, report, run_files, tensorboard
+from cnnzoo import evaluate, report, tensorboard
+from cnnzoo.runs import plots, run_files
 
 log = logging.getLogger('cnnzoo')
 _REDRAW_SECONDS = 30

@@ -14,7 +14,8 @@ import math
 import jax
 import numpy as np
 
-from cnnzoo import config_changes, errors
+from cnnzoo import errors
+from cnnzoo.training import config_changes
 
 log = logging.getLogger('cnnzoo')
 

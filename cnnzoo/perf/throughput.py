@@ -20,7 +20,8 @@ import jax
 import numpy as np
 from PIL import Image
 
-from cnnzoo import models, parallel, steps, training_state
+from cnnzoo import models
+from cnnzoo.training import parallel, steps, training_state
 from cnnzoo.data import catalog, pipeline
 
 _SYNTHETIC_IMAGES = 2048

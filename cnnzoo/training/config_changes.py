@@ -11,7 +11,8 @@ import json
 
 import ml_collections
 
-from cnnzoo import defaults, errors
+from cnnzoo import errors
+from cnnzoo.config import defaults
 
 # How long, how it is logged and evaluated, how fast data is read, how many
 # checkpoints are kept, how patient early stopping is: none changes a weight.

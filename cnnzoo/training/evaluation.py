@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import Mesh
 
-from cnnzoo import parallel
+from cnnzoo.training import parallel
 
 
 def evaluate(eval_step: Callable, state, batches: Iterable[dict],

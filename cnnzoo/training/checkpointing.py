@@ -33,7 +33,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from orbax.checkpoint.checkpoint_managers import preservation_policy
 
-from cnnzoo import checkpoint_integrity as integrity
+from cnnzoo.training import checkpoint_integrity as integrity
 from cnnzoo import errors
 
 log = logging.getLogger('cnnzoo')

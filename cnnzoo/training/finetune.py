@@ -4,7 +4,7 @@
 loaded, so all but a new head), or a regular expression searched in each
 weight's path, such as 'layer1_0/conv1/kernel' or 'bn1/mean'. A frozen
 layer's BatchNorm statistics are frozen with it. The optimizer holds the
-frozen parameters (`cnnzoo.optim`); the train step keeps the statistics.
+frozen parameters (`cnnzoo.training.optim`); the train step keeps the statistics.
 """
 
 import re

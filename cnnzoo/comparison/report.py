@@ -12,7 +12,8 @@
 import datetime
 import pathlib
 
-from cnnzoo import comparison_plots, report_page, run_files
+from cnnzoo.comparison import plots as comparison_plots
+from cnnzoo.runs import report_page, run_files
 
 
 def write(result: dict, runs: dict[str, list[pathlib.Path]],

@@ -15,7 +15,7 @@ import optax
 from flax.training import dynamic_scale, train_state
 from jax.sharding import Mesh
 
-from cnnzoo import parallel
+from cnnzoo.training import parallel
 
 
 class TrainState(train_state.TrainState):

@@ -3,7 +3,7 @@
 `optimizer.name` picks the update rule and `schedule.name` the learning rate
 over optimizer updates (with gradient accumulation, one update per
 `optimizer.accumulation_steps` batches). Reduce-on-plateau scales whatever
-the schedule gives (`cnnzoo.callbacks`).
+the schedule gives (`cnnzoo.training.callbacks`).
 """
 
 from typing import Callable
@@ -126,7 +126,7 @@ def make_optimizer(config: ml_collections.ConfigDict,
                    ) -> optax.GradientTransformation:
   """Returns the optax optimizer the config names, driven by `schedule`.
 
-  `frozen` (a pytree of bools like the parameters; see `cnnzoo.finetune`)
+  `frozen` (a pytree of bools like the parameters; see `cnnzoo.training.finetune`)
   marks parameters that do not move; with `frozen_updates` they move again
   after that many updates, at `finetune.unfrozen_lr_factor` of the rate.
   """

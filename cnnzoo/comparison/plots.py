@@ -1,6 +1,6 @@
 """PNG figures of `cnnzoo.compare`: several models, several seeds each.
 
-As in `cnnzoo.plots`, each function writes one figure with Title and
+As in `cnnzoo.runs.plots`, each function writes one figure with Title and
 Description PNG text fields to `path` and returns the path. Model i is drawn
 in colour f'C{i}' in every figure, so it keeps its colour throughout.
 """
@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib import colors, ticker
 from matplotlib.figure import Figure
 
-from cnnzoo import plots
+from cnnzoo.runs import plots
 
 MAX_BAR_CLASSES = 20  # Above this, per-class accuracy is a heatmap.
 BAND = 'bands: min to max over seeds'

@@ -16,8 +16,9 @@ import ml_collections
 import numpy as np
 from jax.sharding import Mesh
 
-from cnnzoo import (checkpointing, errors, models, parallel, run_files,
-                    training_state)
+from cnnzoo import errors, models
+from cnnzoo.runs import run_files
+from cnnzoo.training import checkpointing, parallel, training_state
 from cnnzoo.data import pipeline
 
 
