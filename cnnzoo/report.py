@@ -153,13 +153,12 @@ def _model_counts(config, num_classes, flops) -> tuple[tuple, dict]:
   # Imported here: jax and the models are slow to load and are not needed
   # for the rest of the page.
   import ml_collections
-  from cnnzoo import errors, models, summary
+  from cnnzoo import errors, summary
   from cnnzoo.training import training_state
   try:
-    shape = tuple(config['input_shape'] or
-                  models.input_shape(config['model']['name']))
-    model = training_state.create_model(ml_collections.ConfigDict(config),
-                                        max(num_classes, 1))
+    config = ml_collections.ConfigDict(config)
+    shape = training_state.input_shape(config)
+    model = training_state.create_model(config, max(num_classes, 1))
     counted = {'num_params': summary.count_params(model, shape)}
     if flops:
       counted['flops'] = summary.forward_flops(model, shape)

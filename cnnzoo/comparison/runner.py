@@ -19,6 +19,7 @@ import numpy as np
 from cnnzoo import errors, models, summary
 from cnnzoo.comparison import stats
 from cnnzoo.runs import run_files
+from cnnzoo.training import training_state
 
 
 def build(runs: dict[str, list[pathlib.Path]], configs: dict, specs: dict,
@@ -52,8 +53,7 @@ def _model_row(label, directories, config, spec) -> dict:
              for d in directories]
   tests = [_read(d / 'eval' / 'test.json', d) for d in directories]
   num_params = summaries[0]['num_params']
-  input_shape = tuple(config.input_shape or
-                      models.input_shape(config.model.name))
+  input_shape = training_state.input_shape(config)
   fields = {k: v for k, v in config.model.items() if k != 'name'}
   model = models.create(config.model.name,
                         num_classes=summaries[0]['num_classes'], **fields)

@@ -20,7 +20,6 @@ import jax
 import numpy as np
 from PIL import Image
 
-from cnnzoo import models
 from cnnzoo.training import parallel, steps, training_state
 from cnnzoo.data import catalog, pipeline
 
@@ -134,8 +133,7 @@ def measure(config, num_batches: int = 60, num_steps: int = 10) -> Rates:
   with tempfile.TemporaryDirectory() as workspace:
     source, split = _open_train_split(config, pathlib.Path(workspace))
     num_classes = len(split.class_names)
-    input_shape = tuple(config.input_shape or
-                        models.input_shape(config.model.name))
+    input_shape = training_state.input_shape(config)
     preprocessing = pipeline.preprocessing_for(config, input_shape,
                                                num_classes)
     images_in = input_rate(config, split, preprocessing, num_batches)

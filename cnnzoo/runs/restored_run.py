@@ -16,7 +16,7 @@ import ml_collections
 import numpy as np
 from jax.sharding import Mesh
 
-from cnnzoo import errors, models
+from cnnzoo import errors
 from cnnzoo.runs import run_files
 from cnnzoo.training import checkpointing, parallel, training_state
 from cnnzoo.data import pipeline
@@ -46,8 +46,7 @@ def load(workdir, checkpoint='best', mesh: Mesh | None = None) -> RestoredRun:
   config = saved_config(workdir)
   class_names = tuple(run_files.read_json(workdir / run_files.CLASSES)
                       ['class_names'])
-  input_shape = tuple(config.input_shape or
-                      models.input_shape(config.model.name))
+  input_shape = training_state.input_shape(config)
   mesh = parallel.make_mesh() if mesh is None else mesh
   directory = workdir / 'checkpoints'
   if not directory.is_dir():

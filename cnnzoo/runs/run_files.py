@@ -20,10 +20,34 @@ from cnnzoo import errors
 
 log = logging.getLogger('cnnzoo')
 
+# The names of a run's files and folders, used by every module that reads or
+# writes one (docs/outputs.md describes their contents).
 CONFIG = 'config.json'
 CLASSES = 'classes.json'
 METRICS = 'metrics.jsonl'
 SUMMARY = 'summary.json'
+REPORT = 'report.html'
+LOCK = '.lock'  # Held by the training run (training/workdir_lock.py).
+CHECKPOINTS = 'checkpoints'  # One folder per saved epoch.
+PREEMPTED = 'preempted'  # The mid-epoch checkpoint of a stopped run.
+DAMAGED_CHECKPOINTS = 'damaged_checkpoints'  # Set aside, never deleted.
+TENSORBOARD = 'tensorboard'
+PLOTS = 'plots'  # PNG figures, below.
+LEARNING_CURVES = 'learning_curves.png'
+PREDICTIONS = 'predictions.png'
+CONFUSION_MATRIX = 'confusion_matrix.png'
+PER_CLASS_ACCURACY = 'per_class_accuracy.png'
+EVAL = 'eval'  # Per-example evaluations, below.
+
+
+def evaluation_file(split: str) -> str:
+  """eval/<split>.json: a split's metrics, confusion matrix and per class."""
+  return f'{split}.json'
+
+
+def predictions_file(split: str) -> str:
+  """eval/<split>_predictions.npz: each example's label and top classes."""
+  return f'{split}_predictions.npz'
 
 
 def write_json(path: pathlib.Path, content: dict) -> None:

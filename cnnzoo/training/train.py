@@ -23,7 +23,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh
 
-from cnnzoo import errors, models
+from cnnzoo import errors
 from cnnzoo.config import defaults
 from cnnzoo.training import (callbacks, checkpointing, config_changes, console,
                              evaluation, parallel, preemption, workdir_lock)
@@ -396,8 +396,7 @@ def _build(config, mesh) -> _Run:
                                       config.dataset[f'{role}_split'], options)
             for role in ('train', 'eval', 'test')}
   num_classes = len(splits['train'].class_names)
-  input_shape = tuple(config.input_shape or
-                      models.input_shape(config.model.name))
+  input_shape = training_state.input_shape(config)
   preprocessing = pipeline.preprocessing_for(config, input_shape, num_classes)
   steps_per_epoch = pipeline.steps_per_epoch(splits['train'].num_examples,
                                              config.batch_size)

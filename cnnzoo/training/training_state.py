@@ -19,6 +19,12 @@ from cnnzoo.training import finetune, optim, parallel, steps, weights
 log = logging.getLogger('cnnzoo')
 
 
+def input_shape(config: ml_collections.ConfigDict) -> tuple[int, int, int]:
+  """The (H, W, C) the config's model takes: `input_shape`, else the
+  model's own."""
+  return tuple(config.input_shape or models.input_shape(config.model.name))
+
+
 def create_model(config: ml_collections.ConfigDict, num_classes: int):
   """The config's model, computing in `compute_dtype` unless model.dtype
   says otherwise."""
