@@ -27,7 +27,7 @@ from jax import lax
 
 from timing import median_ms  # benchmarks/timing.py
 
-from cnnzoo.bench import TrainStep, timed
+from cnnzoo.perf.step_timing import TrainStep, timed
 from cnnzoo.models import conv
 
 _NHWC = ('NHWC', 'HWIO', 'NHWC')
@@ -130,7 +130,8 @@ def lenet_steps_table(rounds=7):
   for name, conv_fn in variants.items():
     conv.Conv.keywords['conv_general_dilated'] = conv_fn
     try:
-      steps[name] = TrainStep('lenet5', (32, 32, 1), 10, batch=128)
+      steps[name] = TrainStep.for_model('lenet5', (32, 32, 1), 10,
+                                        batch=128)
     finally:
       conv.Conv.keywords['conv_general_dilated'] = saved
     steps[name].run(3)

@@ -3,12 +3,13 @@
   python benchmarks/pool_rewrites.py [--rounds 7]
 
 First, the forward and gradient of each pool shape alone (jitted, median
-of 7 timings of 20 calls). Then whole train steps (`cnnzoo.bench.TrainStep`,
-the step training runs) of LeNet-5 at batch 128 and 512 with each of the
-two CPU rewrites its profile pointed at switched on and off, and AlexNet
-small-input at batch 128 with XLA's pool and cnnzoo's; every variant is
-built first, then they take turns, `--rounds` timings each, and the median
-is printed, so the machine's drift hits all alike.
+of 7 timings of 20 calls). Then whole train steps
+(`cnnzoo.perf.step_timing.TrainStep`, the step training runs) of LeNet-5 at
+batch 128 and 512 with each of the two CPU rewrites its profile pointed at
+switched on and off, and AlexNet small-input at batch 128 with XLA's pool
+and cnnzoo's; every variant is built first, then they take turns,
+`--rounds` timings each, and the median is printed, so the machine's drift
+hits all alike.
 """
 
 import argparse
@@ -22,7 +23,7 @@ from jax import lax
 
 from timing import median_ms  # benchmarks/timing.py
 
-from cnnzoo.bench import TrainStep, timed
+from cnnzoo.perf.step_timing import TrainStep, timed
 from cnnzoo.models import conv, pooling
 
 # (what, input shape, window, strides, padding)
@@ -79,8 +80,8 @@ def _steps_table(rounds: int):
     steps = {}
     for conv_on, pool_on in variants:
       with _rewrites(conv_on, pool_on):
-        steps[conv_on, pool_on] = TrainStep(model, shape, 10, batch,
-                                            **fields)
+        steps[conv_on, pool_on] = TrainStep.for_model(model, shape, 10,
+                                                      batch, **fields)
       steps[conv_on, pool_on].run(2)
     speeds = {key: [] for key in steps}
     for _ in range(rounds):

@@ -8,8 +8,8 @@ models have the same number of parameters), warm both up, then alternate
 `--repeats` timings of cnnzoo and of PyTorch, `--steps` steps each, with a
 pause between frameworks so one's idle worker threads do not slow the
 other. Prints the medians and their ratio as a markdown table (the one in
-BENCHMARKS.md); cnnzoo's figures are `cnnzoo.bench`'s, the step training
-runs.
+BENCHMARKS.md); cnnzoo's figures are `cnnzoo.perf.step_timing`'s (as
+`python -m cnnzoo.bench` reports them), the step training runs.
 """
 
 import argparse
@@ -23,7 +23,7 @@ import torch
 sys.path.insert(0, os.path.dirname(__file__))
 import torch_models  # noqa: E402
 
-from cnnzoo import bench  # noqa
+from cnnzoo.perf import step_timing  # noqa
 from cnnzoo.training import compilation_cache  # noqa
 
 # name: (model, input shape, batch, steps per timing, model fields)
@@ -42,7 +42,8 @@ _PAUSE_S = 0.5  # Longer than OpenMP's spin-wait after a PyTorch step.
 
 def compare_row(name: str, repeats: int, channels_last: bool) -> dict:
   model, input_shape, batch, num_steps, fields = ROWS[name]
-  ours = bench.TrainStep(model, input_shape, NUM_CLASSES, batch, **fields)
+  ours = step_timing.TrainStep.for_model(model, input_shape, NUM_CLASSES,
+                                         batch, **fields)
   twin = torch_models.create(model, input_shape, NUM_CLASSES)
   if torch_models.num_params(twin) != ours.num_params:
     raise SystemExit(f'{name}: PyTorch twin has '
@@ -60,9 +61,9 @@ def compare_row(name: str, repeats: int, channels_last: bool) -> dict:
   ours_s, torch_s = [], []
   for _ in range(repeats):
     time.sleep(_PAUSE_S)
-    ours_s.append(bench.timed(ours.run, num_steps))
+    ours_s.append(step_timing.timed(ours.run, num_steps))
     time.sleep(_PAUSE_S)
-    torch_s.append(bench.timed(torch_run, num_steps))
+    torch_s.append(step_timing.timed(torch_run, num_steps))
   ours_ips = batch / statistics.median(ours_s)
   torch_ips = batch / statistics.median(torch_s)
   return {'row': name, 'cnnzoo': ours_ips, 'pytorch': torch_ips,

@@ -1,7 +1,7 @@
 """`python -m cnnzoo.convert`: torchvision weights to a cnnzoo checkpoint.
 
-  python -m cnnzoo.convert --model resnet50 --from resnet50.safetensors --out weights/resnet50
-  python -m cnnzoo.convert --model resnet50 --from resnet50-0676ba61.pth --out weights/resnet50
+  python -m cnnzoo.convert --model resnet50 --source resnet50.safetensors --out weights/resnet50
+  python -m cnnzoo.convert --model resnet50 --source resnet50-0676ba61.pth --out weights/resnet50
 
 Then start a run from it with `--config.init_from=weights/resnet50`; a head
 for another number of classes is initialized afresh. `.safetensors` files
@@ -9,57 +9,40 @@ need no PyTorch; `.pth` files need it and are read with
 `torch.load(weights_only=True)`, which refuses pickled code.
 """
 
-import argparse
-import pathlib
 import sys
 
-import numpy as np
+from absl import flags
 
-from cnnzoo import errors
-from cnnzoo.training import weights
-
-
-def read_state_dict(path: pathlib.Path) -> dict[str, np.ndarray]:
-  """Returns the name -> numpy array mapping stored in `path`."""
-  if not path.exists():
-    raise errors.ConfigError(f'There is no weights file {str(path)!r}.')
-  if path.suffix == '.safetensors':
-    from safetensors.numpy import load_file
-    return load_file(str(path))
-  if path.suffix not in ('.pth', '.pt'):
-    raise errors.ConfigError(
-        f'{str(path)!r} is neither .safetensors nor .pth/.pt.')
-  try:
-    import torch
-  except ImportError as e:
-    raise errors.ConfigError(
-        f'Reading {path.name} needs PyTorch, which is not installed. Install '
-        f'it (`pip install torch`, the CPU build is enough) or convert the '
-        f'file to .safetensors elsewhere.') from e
-  loaded = torch.load(path, map_location='cpu', weights_only=True)
-  for wrapper in ('model', 'state_dict'):  # Training checkpoints wrap it.
-    if isinstance(loaded, dict) and isinstance(loaded.get(wrapper), dict):
-      loaded = loaded[wrapper]
-  return {k: v.numpy() for k, v in loaded.items() if hasattr(v, 'numpy')}
+from cnnzoo.config import command_line
+from cnnzoo.models import torch_weights
+from cnnzoo.runs import weights
 
 
-def main(argv=None):
-  parser = argparse.ArgumentParser(prog='python -m cnnzoo.convert',
-                                   description=__doc__.split('\n')[0])
-  parser.add_argument('--model', required=True)
-  parser.add_argument('--from', dest='source', required=True,
-                      type=pathlib.Path, help='.safetensors or .pth file')
-  parser.add_argument('--out', required=True, type=pathlib.Path)
-  args = parser.parse_args(argv)
-  try:
-    state_dict = read_state_dict(args.source)
-    variables = weights.from_torchvision(args.model, state_dict)
-    weights.save(args.out, args.model, variables, str(args.source))
-  except errors.UserError as e:
-    sys.exit(f'error: {e}')
-  print(f'Wrote {args.model} weights to {args.out}; train from them with '
-        f'--config.init_from={args.out}')
+def _define_flags(flag_values: flags.FlagValues) -> None:
+  define = dict(flag_values=flag_values)
+  flags.DEFINE_string('model', None, 'The cnnzoo model the weights are of.',
+                      **define)
+  flags.DEFINE_string('source', None, 'The torchvision weights: a '
+                      '.safetensors or .pth file.', **define)
+  flags.DEFINE_string('out', None, 'The folder to write the checkpoint to.',
+                      **define)
+
+
+def _convert(arguments: command_line.Arguments) -> None:
+  model, source, out = (arguments.flags.model, arguments.flags.source,
+                        arguments.flags.out)
+  variables = weights.from_torchvision(
+      model, torch_weights.read_state_dict(source))
+  weights.save(out, model, variables, source)
+  print(f'Wrote {model} weights to {out}; train from them with '
+        f'--config.init_from={out}')
+
+
+COMMAND_LINE = command_line.CommandLine(
+    'cnnzoo.convert', __doc__, _define_flags, _convert,
+    required=('model', 'source', 'out'), stray_flag='source')
+run = COMMAND_LINE.run  # run(argv) -> exit status; argv[0] is the program.
 
 
 if __name__ == '__main__':
-  main()
+  sys.exit(run(sys.argv))

@@ -9,26 +9,22 @@ resumes from its latest checkpoint; a config that differs from the run's in
 what it trains is refused unless --accept_config_changes.
 """
 
-import difflib
 import errno
 import os
 import pathlib
 import sys
 from typing import NamedTuple
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # TF only prepares data.
+from absl import flags
 
-from absl import flags  # noqa: E402
-
-from cnnzoo import errors  # noqa
-from cnnzoo.config import defaults, loader as config_file  # noqa
+from cnnzoo import errors
+from cnnzoo.config import command_line, defaults, loader as config_file
+from cnnzoo.runs import train
 from cnnzoo.training import (compilation_cache, console, distributed,
-                             preemption, train)  # noqa
+                             preemption)
 
 DEFAULT_CONFIG = (pathlib.Path(__file__).parent.parent / 'configs' /
                   'lenet5_digits.py')
-_OVERRIDE_PREFIX = '--config.'
-EXIT_ERROR = 1
 
 
 def _define_flags(flag_values: flags.FlagValues) -> None:
@@ -72,36 +68,20 @@ class Command(NamedTuple):
   distributed: dict  # Keyword arguments of distributed.initialize.
 
 
-class HelpRequested(Exception):
-  """--help: the text to print."""
-
-
 def parse(argv: list[str]) -> Command:
   """Reads the command line `argv` (argv[0] is the program).
 
   Raises ConfigError for an unknown flag or key, a stray argument, or a
   config that does not load or validate; HelpRequested for --help.
   """
-  flag_values = flags.FlagValues()
-  _define_flags(flag_values)
-  if any(a in ('-h', '--help', '--helpshort', '--helpfull') for a in argv):
-    own = [flag_values.module_help(module) for module in
-           flag_values.flags_by_module_dict() if module != 'absl.flags']
-    raise HelpRequested(
-        f'{__doc__}\nflags ({_OVERRIDE_PREFIX}KEY=VALUE sets any key of '
-        f'cnnzoo/defaults.py):\n\n' + '\n'.join(own))
-  rest, overrides = _split_overrides(argv)
-  try:
-    positional = flag_values(rest)[1:]
-  except flags.UnrecognizedFlagError as e:
-    raise errors.ConfigError(_unknown_flag_message(e.flagname)) from e
-  except flags.Error as e:
-    raise errors.ConfigError(f'{e}. See python -m cnnzoo.main --help.') from e
-  if positional:
-    raise errors.ConfigError(_positional_message(positional[0]))
+  return _command(COMMAND_LINE.parse(argv))
+
+
+def _command(arguments: command_line.Arguments) -> Command:
+  flag_values = arguments.flags
   config = config_file.load(flag_values.config)
   with config.unlocked():
-    for key, value in overrides:
+    for key, value in arguments.overrides:
       config_file.apply_override(config, key, value)
   defaults.validate(config)
   config_path = flag_values.config.partition(':')[0]
@@ -116,56 +96,8 @@ def parse(argv: list[str]) -> Command:
                      multihost=flag_values.multihost))
 
 
-def _split_overrides(argv):
-  """Takes --config.KEY=VALUE (or --config.KEY VALUE) out of `argv`."""
-  rest, overrides = [], []
-  arguments = iter(argv)
-  for arg in arguments:
-    if not arg.startswith(_OVERRIDE_PREFIX):
-      rest.append(arg)
-      continue
-    key, sep, value = arg.removeprefix(_OVERRIDE_PREFIX).partition('=')
-    if not sep:
-      value = next(arguments, None)
-      if value is None or value.startswith('--'):
-        raise errors.ConfigError(
-            f'--config.{key} has no value: write --config.{key}=VALUE.')
-    overrides.append((key, value))
-  return rest, overrides
-
-
-def _unknown_flag_message(name: str) -> str:
-  keys = defaults.dotted_keys(defaults.get_config())
-  by_leaf = {key.rpartition('.')[2]: key for key in keys}
-  close = (difflib.get_close_matches(name, keys, n=1) or
-           [by_leaf[leaf] for leaf in
-            difflib.get_close_matches(name, list(by_leaf), n=1)])
-  hint = (f' To set the config key {close[0]}, write --config.{close[0]}=VALUE.'
-          if close else ' Config keys are set as --config.KEY=VALUE.')
-  return (f'unknown flag --{name}.{hint} python -m cnnzoo.main --help lists '
-          f'its flags; cnnzoo/defaults.py lists the config keys.')
-
-
-def _positional_message(arg: str) -> str:
-  hint = (f' To train with that config file, write --config {arg}.'
-          if arg.partition(':')[0].endswith('.py') else '')
-  return (f'unexpected argument {arg!r}: python -m cnnzoo.main takes flags '
-          f'only.{hint} See python -m cnnzoo.main --help.')
-
-
-def run(argv: list[str]) -> int:
-  """The command: parses `argv`, trains, and returns the exit status.
-
-  Problems a user can act on are printed as one paragraph on stderr.
-  """
-  try:
-    command = parse(argv)
-  except HelpRequested as e:
-    print(e)
-    return 0
-  except errors.UserError as e:
-    return _error(e)
-  flags.FLAGS.mark_as_parsed()  # absl's logging asks; libraries read flags.
+def _train(arguments: command_line.Arguments) -> int:
+  command = _command(arguments)
   console.log_to_stdout()
   compilation_cache.enable()
   try:
@@ -173,8 +105,6 @@ def run(argv: list[str]) -> int:
     train.train_and_evaluate(
         command.config, command.workdir, reevaluate=command.reevaluate,
         accept_config_changes=command.accept_config_changes)
-  except errors.UserError as e:
-    return _error(e)
   except errors.Preempted as e:
     print(e, file=sys.stderr)
     return e.exit_code
@@ -184,7 +114,7 @@ def run(argv: list[str]) -> int:
           f'{command.workdir} from its last checkpoint.', file=sys.stderr)
     return preemption.EXIT_CODE_CTRL_C
   except OSError as e:
-    return _error(_disk_error(e, command.workdir))
+    return command_line.error(_disk_error(e, command.workdir))
   return 0
 
 
@@ -201,9 +131,10 @@ def _disk_error(error: OSError, workdir: str) -> errors.WorkdirError:
       f'last complete checkpoint when started again with the same --workdir.')
 
 
-def _error(error: errors.UserError) -> int:
-  print(f'error: {error}', file=sys.stderr)
-  return EXIT_ERROR
+COMMAND_LINE = command_line.CommandLine(
+    'cnnzoo.main', __doc__, _define_flags, _train, overrides=True,
+    stray_flag='config')
+run = COMMAND_LINE.run  # run(argv) -> exit status; argv[0] is the program.
 
 
 if __name__ == '__main__':

@@ -19,6 +19,6 @@ def get_config(arg: str | None = None):
   config.optimizer.momentum = 0.9
   config.schedule.name = 'cosine'
   config.schedule.warmup_epochs = 1.0
-  config.checkpoint.monitor = 'val_loss'  # See configs/lenet5_digits.py.
+  config.checkpoint.monitor = 'validation_loss'  # See configs/lenet5_digits.py.
 
   return recipes.shorten_for_smoke(config, arg, __file__)

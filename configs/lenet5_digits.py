@@ -24,6 +24,6 @@ def get_config(arg: str | None = None):
   config.schedule.warmup_epochs = 1.0
   # 180 validation images move accuracy in steps of 0.56%: noise and ties
   # would pick an early epoch. The loss is continuous, so it picks better.
-  config.checkpoint.monitor = 'val_loss'
+  config.checkpoint.monitor = 'validation_loss'
 
   return recipes.shorten_for_smoke(config, arg, __file__)

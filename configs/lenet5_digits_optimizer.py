@@ -9,10 +9,9 @@ Loshchilov & Hutter, with decoupled decay 0.05 as timm's default), RMSprop at
 warm up for an epoch and decay by cosine.
 """
 
-import importlib.util
 import pathlib
 
-from cnnzoo import errors
+from cnnzoo.config import loader, recipes
 
 _OPTIMIZERS = {
     'sgd': {},
@@ -21,26 +20,14 @@ _OPTIMIZERS = {
     'rmsprop': dict(name='rmsprop', learning_rate=1e-3, weight_decay=0.0,
                     momentum=0.0),
 }
-
-
-def _default_config():
-  path = pathlib.Path(__file__).with_name('lenet5_digits.py')
-  spec = importlib.util.spec_from_file_location('lenet5_digits', path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
+_VARIANTS = {'sgd': "lenet5_digits.py's SGD", 'adam': 'Adam at 1e-3',
+             'adamw': 'AdamW at 1e-3, decay 0.05',
+             'rmsprop': 'RMSprop at 1e-3'}
 
 
 def get_config(arg: str | None = None):
-  parts = set((arg or '').split(',')) - {''}
-  unknown = parts - set(_OPTIMIZERS) - {'smoke'}
-  chosen = parts & set(_OPTIMIZERS)
-  if unknown or len(chosen) > 1:
-    raise errors.ConfigError(
-        f'lenet5_digits_optimizer.py takes one of {", ".join(_OPTIMIZERS)}, '
-        f'optionally with ",smoke" (as config.py:adam,smoke), not {arg!r}.')
-  config = _default_config()
-  config.optimizer.update(_OPTIMIZERS[chosen.pop() if chosen else 'sgd'])
-  if 'smoke' in parts:
-    config.num_epochs = 2
-  return config
+  arg = recipes.parse_arg(arg, __file__, _VARIANTS)
+  config = loader.load(str(pathlib.Path(__file__).with_name(
+      'lenet5_digits.py')))
+  config.optimizer.update(_OPTIMIZERS[arg.variant or 'sgd'])
+  return recipes.apply_smoke(config, arg)

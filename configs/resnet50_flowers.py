@@ -3,7 +3,7 @@ transfer-learning project (>= 85% test accuracy asked).
 
 Convert torchvision's ImageNet weights once (needs torch, or use the
 .safetensors file from Hugging Face, which does not):
-  python -m cnnzoo.convert --model resnet50 --from resnet50-11ad3fa6.pth --out weights/resnet50
+  python -m cnnzoo.convert --model resnet50 --source resnet50-11ad3fa6.pth --out weights/resnet50
 then
   python -m cnnzoo.main --config configs/resnet50_flowers.py
 The fc layer is re-initialised for the 5 flower classes.

@@ -15,12 +15,13 @@ _PAPER = {'paper': "He et al.'s batch 256 and step decay"}
 
 
 def get_config(arg: str | None = None):
+  arg = recipes.parse_arg(arg, __file__, _PAPER)
   config = recipes.imagenet('resnet50')
-  if arg != 'paper':
+  if arg.variant != 'paper':
     config.num_epochs = 100
     config.batch_size = 1024
     config.eval_batch_size = 1024
     config.optimizer.scale_by_batch_size = True
     config.schedule.name = 'cosine'
     config.schedule.warmup_epochs = 5.0
-  return recipes.shorten_for_smoke(config, arg, __file__, _PAPER)
+  return recipes.apply_smoke(config, arg)

@@ -3,7 +3,7 @@ transfer-learning project (>= 85% test accuracy asked).
 
 Convert torchvision's ImageNet weights once (needs torch, or use the
 .safetensors file from Hugging Face, which does not):
-  python -m cnnzoo.convert --model vgg16 --from vgg16-397923af.pth --out weights/vgg16
+  python -m cnnzoo.convert --model vgg16 --source vgg16-397923af.pth --out weights/vgg16
 then
   python -m cnnzoo.main --config configs/vgg16_flowers.py
 The classifier's last layer is re-initialised for the 5 flower classes.

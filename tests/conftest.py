@@ -1,11 +1,10 @@
 """Shared fixtures: four faked CPU devices, a prepared digits dataset, a config.
+(Helpers that tests import are in tests/helpers.py; this file is pytest's.)
 
 The device count must be set before JAX starts its backend, hence at import.
 """
 
-import importlib.util
 import os
-import pathlib
 import tempfile
 
 import chex
@@ -24,38 +23,15 @@ import pytest  # noqa: E402
 from absl import logging as absl_logging  # noqa: E402
 
 from cnnzoo.data import catalog  # noqa
+from tests.helpers import REPO, load_config, short_digits_config  # noqa
 
 absl_logging.set_verbosity(absl_logging.ERROR)
-REPO = pathlib.Path(__file__).parent.parent
-
-
-def load_config(name: str = 'lenet5_digits', arg: str | None = None):
-  """Returns get_config(arg) of configs/<name>.py."""
-  spec = importlib.util.spec_from_file_location(
-      name, REPO / 'configs' / f'{name}.py')
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(arg)
-
-
 @pytest.fixture(scope='session')
 def data_dir(tmp_path_factory) -> str:
   """A TFDS data dir with digits prepared once for the whole session."""
   directory = str(tmp_path_factory.mktemp('tfds'))
   catalog.prepare('digits', catalog.Options(data_dir=directory))
   return directory
-
-
-def short_digits_config(data_dir: str, num_epochs: int = 2):
-  """The digits config at batch 64 (19 steps an epoch), `num_epochs` long,
-  with synchronous checkpoints and no report."""
-  config = load_config()
-  config.dataset.data_dir = data_dir
-  config.num_epochs = num_epochs
-  config.batch_size = 64
-  config.checkpoint.async_save = False
-  config.report_at_end = False  # Tested once, in test_train.py.
-  return config
 
 
 @pytest.fixture
@@ -68,7 +44,7 @@ def tiny_config(data_dir):
 def trained_workdir(data_dir, tmp_path_factory):
   """A one-epoch LeNet-5 digits run, trained once for the session's tests
   of what reads finished runs (evaluate, predict)."""
-  from cnnzoo.training import train
+  from cnnzoo.runs import train
   config = load_config()
   config.dataset.data_dir = data_dir
   config.num_epochs = 1

@@ -9,22 +9,23 @@ import sys
 import jax
 import pytest
 
-from cnnzoo import bench, models, summary
-from cnnzoo.perf import op_profile
+from cnnzoo import models
+from cnnzoo.models import counting
+from cnnzoo.perf import op_profile, step_timing
 from cnnzoo.training import compilation_cache
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def test_measure_reports_every_figure_of_the_real_train_step():
-  result = bench.measure('lenet5', (32, 32, 1), 10, batch=8, num_steps=2,
-                         repeats=2)
+  result = step_timing.measure('lenet5', (32, 32, 1), 10, batch=8,
+                               num_steps=2, repeats=2)
   assert set(result) == {'images_per_s', 'step_ms', 'compile_s', 'trace_s',
                          'flops_per_image', 'gflops_per_s', 'peak_fraction'}
   assert result['images_per_s'] == 8 / (result['step_ms'] / 1e3)
   assert result['compile_s'] > 0 and 0 < result['peak_fraction']
   # Forward and backward: about 3 forward passes (XLA's own count of one).
-  forward = summary.forward_flops(models.create('lenet5', num_classes=10),
-                                  (32, 32, 1))
+  forward = counting.forward_flops(models.create('lenet5', num_classes=10),
+                                   (32, 32, 1))
   assert 2 * forward < result['flops_per_image'] < 4 * forward
 
 
@@ -33,9 +34,9 @@ def test_cli_prints_a_json_line_and_fills_the_compilation_cache(tmp_path):
          'JAX_PLATFORMS': 'cpu'}
   result = subprocess.run(
       [sys.executable, '-m', 'cnnzoo.bench', '--model', 'lenet5',
-       '--input', '32,32,1', '--batch', '8', '--steps', '2', '--repeats',
-       '1', '--json'], cwd=REPO, env=env, capture_output=True, text=True,
-      timeout=300)
+       '--input_shape', '32,32,1', '--batch_size', '8', '--num_steps', '2',
+       '--repeats', '1', '--json'], cwd=REPO, env=env, capture_output=True,
+      text=True, timeout=300)
   assert result.returncode == 0, result.stderr
   figures = json.loads(result.stdout.strip().splitlines()[-1])
   assert figures['flops_per_image'] > 1e6
@@ -56,7 +57,7 @@ def test_compilation_cache_can_be_turned_off_or_moved(monkeypatch, tmp_path):
 
 
 def test_profile_names_the_convolutions_and_pools_of_the_step(tmp_path):
-  step = bench.TrainStep('lenet5', (32, 32, 1), 10, batch=8)
+  step = step_timing.TrainStep.for_model('lenet5', (32, 32, 1), 10, batch=8)
   step.run(1)
   ops = op_profile.profile(step.run, 2, str(tmp_path), step.compiled_text())
   assert list(tmp_path.rglob('*.xplane.pb'))  # For TensorBoard or XProf.
@@ -75,8 +76,8 @@ def test_profile_names_the_convolutions_and_pools_of_the_step(tmp_path):
 def test_cli_prints_the_profile(tmp_path):
   out = subprocess.run(
       [sys.executable, '-m', 'cnnzoo.bench', '--model', 'lenet5',
-       '--input', '32,32,1', '--batch', '8', '--steps', '2', '--repeats',
-       '1', '--profile', str(tmp_path)], cwd=REPO,
+       '--input_shape', '32,32,1', '--batch_size', '8', '--num_steps', '2',
+       '--repeats', '1', '--profile_dir', str(tmp_path)], cwd=REPO,
       env={**os.environ, 'JAX_PLATFORMS': 'cpu'}, capture_output=True,
       text=True, timeout=300)
   assert out.returncode == 0, out.stderr

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from cnnzoo import compare, errors
-from cnnzoo.comparison import runner as comparison
-from cnnzoo.training import train
-from tests.conftest import REPO
+from cnnzoo import errors
+from cnnzoo.comparison import experiment, results
+from cnnzoo.runs import train
+from tests.helpers import REPO
 
 CONFIGS = [str(REPO / 'configs' / 'lenet5_digits.py'),
            str(REPO / 'configs' / 'lenet5_1998_digits.py')]
@@ -16,6 +16,7 @@ CONFIGS = [str(REPO / 'configs' / 'lenet5_digits.py'),
 
 def _overrides(data_dir):
   return [f'dataset.data_dir={data_dir}', 'num_epochs=2', 'batch_size=64',
+          'dataset.train_split=train[:256]',  # 4 steps an epoch.
           'report_at_end=False', 'checkpoint.async_save=False']
 
 
@@ -41,20 +42,20 @@ def test_an_interrupted_comparison_resumes_and_reports(data_dir, tmp_path,
   with monkeypatch.context() as patch:
     trainings = _Trainings(patch, fail_at=3)
     with pytest.raises(KeyboardInterrupt):
-      compare.compare(CONFIGS, 2, out, _overrides(data_dir))
+      experiment.compare(CONFIGS, 2, out, _overrides(data_dir))
   assert trainings.count == 3
   assert not (out / 'comparison.json').exists()
 
   with monkeypatch.context() as patch:
     trainings = _Trainings(patch)
-    result = compare.compare(CONFIGS, 2, out, _overrides(data_dir))
+    result = experiment.compare(CONFIGS, 2, out, _overrides(data_dir))
   assert trainings.count == 2  # Only the two runs not finished before.
 
   with monkeypatch.context() as patch:
     trainings = _Trainings(patch)
-    again = compare.compare(CONFIGS, 2, out, _overrides(data_dir),
+    again = experiment.compare(CONFIGS, 2, out, _overrides(data_dir),
                             only_report=False)
-    rebuilt = compare.compare(CONFIGS, 2, out, _overrides(data_dir),
+    rebuilt = experiment.compare(CONFIGS, 2, out, _overrides(data_dir),
                               only_report=True)
   assert trainings.count == 0  # Finished runs are not trained again.
   assert again['pairs'] == result['pairs'] == rebuilt['pairs']
@@ -100,19 +101,19 @@ def test_configs_on_different_datasets_are_refused(tmp_path):
   with pytest.raises(errors.ConfigError,
                      match='all configs must share one dataset and test '
                      'split') as raised:
-    compare.compare([CONFIGS[0], str(REPO / 'configs' / 'lenet5_emnist.py')],
+    experiment.compare([CONFIGS[0], str(REPO / 'configs' / 'lenet5_emnist.py')],
                     1, tmp_path)
   assert 'digits' in str(raised.value) and 'emnist' in str(raised.value)
   assert not (tmp_path / 'runs').exists()  # Refused before training.
 
 
 def test_only_report_without_runs_says_what_to_do(tmp_path):
-  with pytest.raises(errors.WorkdirError, match='without --only-report'):
-    compare.compare(CONFIGS, 2, tmp_path, only_report=True)
+  with pytest.raises(errors.WorkdirError, match='without --only_report'):
+    experiment.compare(CONFIGS, 2, tmp_path, only_report=True)
 
 
 def test_overrides_reach_every_config_and_unknown_keys_are_named():
-  entry = compare.Entry(CONFIGS[1], ['num_epochs=7', 'model.activation=relu',
+  entry = experiment.Entry(CONFIGS[1], ['num_epochs=7', 'model.activation=relu',
                                      'optimizer.learning_rate=0.5'])
   assert entry.config.num_epochs == 7
   assert entry.config.model.activation == 'relu'
@@ -121,9 +122,9 @@ def test_overrides_reach_every_config_and_unknown_keys_are_named():
   assert entry.config_for(seed_in_file + 4).seed == seed_in_file + 4
   assert entry.config.seed == seed_in_file  # A copy per seed.
   with pytest.raises(errors.ConfigError, match='num_epoch'):
-    compare.Entry(CONFIGS[0], ['num_epoch=3'])
+    experiment.Entry(CONFIGS[0], ['num_epoch=3'])
   with pytest.raises(errors.ConfigError, match='KEY=VALUE'):
-    compare.Entry(CONFIGS[0], ['num_epochs'])
+    experiment.Entry(CONFIGS[0], ['num_epochs'])
 
 
 def _row(name, accuracy, params, seconds):
@@ -139,7 +140,7 @@ def test_recommendation_names_the_best_the_tied_and_the_cheapest():
   pairs = [{'a': 'big', 'b': 'small', 'significant': False},
            {'a': 'big', 'b': 'bad', 'significant': True},
            {'a': 'small', 'b': 'bad', 'significant': True}]
-  text = comparison.recommend(rows, pairs, 0.05)
+  text = results.recommend(rows, pairs, 0.05)
   assert text.startswith('big has the highest mean test accuracy, 99.00% '
                          '(95% CI 98.00-100.00%).')
   assert 'small is not significantly worse' in text

@@ -7,7 +7,7 @@ import pytest
 from cnnzoo import models
 from cnnzoo.config import defaults
 from cnnzoo.training import optim, training_state
-from tests.conftest import REPO, load_config
+from tests.helpers import REPO, load_config
 
 CONFIGS = sorted(path.stem for path in (REPO / 'configs').glob('*.py'))
 SWEEPS = ['sweeps/emnist_resnet50:' + variant for variant in (

@@ -9,9 +9,9 @@ import pytest
 
 from cnnzoo import errors, models
 from cnnzoo.config import defaults
-from cnnzoo.training import train
+from cnnzoo.runs import train
 from cnnzoo.data import catalog, pipeline
-from tests.conftest import load_config
+from tests.helpers import load_config
 
 
 def test_unknown_config_override_names_the_valid_keys(tmp_path, run_main):
@@ -29,6 +29,7 @@ def test_any_model_field_is_a_command_line_override(tmp_path, data_dir,
   status, _, stderr = run_main(
       '--config.model.activation=tanh', '--config.model.width_multiplier=0.5',
       '--config.num_epochs=1', '--config.report_at_end=False',
+      '--config.dataset.train_split=train[:256]',  # 8 steps.
       f'--config.dataset.data_dir={data_dir}', f'--workdir={tmp_path}')
   assert status == 0, stderr
   saved = json.loads((tmp_path / 'config.json').read_text())['model']
@@ -74,7 +75,8 @@ def test_unpreparable_dataset_says_how_to_prepare_it(tmp_path):
                         catalog.Options(data_dir=str(blocker / 'tfds')))
   message = str(failure.value)
   assert 'not prepared' in message and 'writable' in message
-  assert 'python -m cnnzoo.data prepare digits --data_dir' in message
+  assert 'python -m cnnzoo.data prepare --dataset digits --data_dir' in (
+      message)
 
 
 def test_damaged_dataset_says_to_prepare_it_again(data_dir, tmp_path):
@@ -83,7 +85,7 @@ def test_damaged_dataset_says_to_prepare_it_again(data_dir, tmp_path):
   for record_file in copy.glob('digits/*/digits-train.array_record*'):
     record_file.unlink()
   with pytest.raises(errors.DatasetError, match='incomplete or damaged.*'
-                     'python -m cnnzoo.data prepare digits'):
+                     'python -m cnnzoo.data prepare --dataset digits'):
     pipeline.open_split('digits', 'train',
                         catalog.Options(data_dir=str(copy)))
 

@@ -9,8 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from cnnzoo import errors, evaluate
-from tests.conftest import REPO
+from cnnzoo import errors
+from cnnzoo.runs import evaluation
+from tests.helpers import REPO
 
 NPZ_KEYS = {'label': np.int32, 'predicted': np.int32,
             'top5_classes': np.int32, 'top5_probs': np.float32,
@@ -24,7 +25,7 @@ def workdir(trained_workdir):
 
 @pytest.fixture(scope='module')
 def test_report(workdir):
-  return evaluate.evaluate_run(workdir, 'test', 'best')
+  return evaluation.evaluate_run(workdir, 'test', 'best')
 
 
 def _summary(workdir):
@@ -76,7 +77,7 @@ def test_confusion_matrix_per_class_and_predictions_agree(workdir,
 def test_ece_of_a_calibrated_case_is_zero():
   # Confidence 0.8 and 8 of 10 right: accuracy equals confidence.
   correct = [True] * 8 + [False] * 2
-  assert evaluate.expected_calibration_error([0.8] * 10, correct) == (
+  assert evaluation.expected_calibration_error([0.8] * 10, correct) == (
       pytest.approx(0, abs=1e-12))
 
 
@@ -85,21 +86,21 @@ def test_ece_of_an_overconfident_case_matches_the_hand_computation():
   # Bin (0.333, 0.4]: 4 at 0.4, all right: |1.0 - 0.4| * 4/8 = 0.3.
   confidences = [0.9] * 4 + [0.4] * 4
   correct = [True, True, False, False] + [True] * 4
-  assert evaluate.expected_calibration_error(confidences, correct) == (
+  assert evaluation.expected_calibration_error(confidences, correct) == (
       pytest.approx(0.5))
   # With 2 bins, 0.4 and 0.9 fall apart the same way; with 1 bin they pool:
   # |6/8 - 0.65| = 0.1.
-  assert evaluate.expected_calibration_error(confidences, correct,
+  assert evaluation.expected_calibration_error(confidences, correct,
                                              num_bins=1) == pytest.approx(0.1)
 
 
 def test_latest_an_epoch_number_and_the_validation_split(workdir,
                                                          test_report):
   for checkpoint in ('latest', 1, '1'):
-    report = evaluate.evaluate_run(workdir, 'test', checkpoint)
+    report = evaluation.evaluate_run(workdir, 'test', checkpoint)
     assert report['checkpoint_epoch'] == 1
     assert report['accuracy'] == test_report['accuracy']
-  validation = evaluate.evaluate_run(workdir, 'validation')
+  validation = evaluation.evaluate_run(workdir, 'validation')
   assert validation['num_examples'] == 180
   assert validation['accuracy'] == pytest.approx(
       _summary(workdir)['val']['accuracy'], abs=1e-6)
@@ -109,21 +110,21 @@ def test_latest_an_epoch_number_and_the_validation_split(workdir,
 def test_workdir_errors_say_what_is_wrong(workdir, tmp_path):
   with pytest.raises(errors.WorkdirError,
                      match='has no checkpoint of epoch 7; it keeps epochs 1 '):
-    evaluate.evaluate_run(workdir, checkpoint='7')
+    evaluation.evaluate_run(workdir, checkpoint='7')
   with pytest.raises(errors.WorkdirError, match='use best, latest or one'):
-    evaluate.evaluate_run(workdir, checkpoint='newest')
+    evaluation.evaluate_run(workdir, checkpoint='newest')
   with pytest.raises(errors.WorkdirError, match='is not a cnnzoo run'):
-    evaluate.evaluate_run(tmp_path)
+    evaluation.evaluate_run(tmp_path)
   with pytest.raises(errors.WorkdirError, match='There is no folder'):
-    evaluate.evaluate_run(tmp_path / 'nothing')
+    evaluation.evaluate_run(tmp_path / 'nothing')
   untrained = tmp_path / 'untrained'
   untrained.mkdir()
   for name in ('config.json', 'classes.json'):
     shutil.copy(workdir / name, untrained / name)
   with pytest.raises(errors.WorkdirError, match='has no checkpoint yet'):
-    evaluate.evaluate_run(untrained)
+    evaluation.evaluate_run(untrained)
   with pytest.raises(errors.ConfigError, match="--split is 'train'"):
-    evaluate.evaluate_run(workdir, 'train')
+    evaluation.evaluate_run(workdir, 'train')
 
 
 def _cli(*args):

@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from cnnzoo.training import train
-from tests.conftest import REPO
+from cnnzoo.runs import train
+from tests.helpers import REPO
 
 
 def _write(path: pathlib.Path, text: str) -> str:

@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 from sklearn import datasets
 
-from cnnzoo import errors, evaluate, predict
-from cnnzoo.runs import restored_run
+from cnnzoo import errors
+from cnnzoo.runs import evaluation, prediction, restored_run
 from cnnzoo.data import catalog, pipeline
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 CLASSES = [str(d) for d in range(10)]
 
@@ -54,7 +54,7 @@ def images(tmp_path_factory):
 
 
 def test_good_files_are_predicted_and_a_bad_one_is_reported(workdir, images):
-  results = predict.predict_files(workdir, images, top=3)
+  results = prediction.predict_files(workdir, images, top=3)
   assert [r['file'] for r in results] == [str(p) for p in images]
   assert results[3] == {'file': str(images[3]),
                         'error': 'not an image (no image format PIL reads)'}
@@ -68,7 +68,7 @@ def test_good_files_are_predicted_and_a_bad_one_is_reported(workdir, images):
 
 def test_a_digit_file_gets_the_prediction_evaluation_made(workdir, data_dir,
                                                          tmp_path):
-  evaluate.evaluate_run(workdir, 'test')
+  evaluation.evaluate_run(workdir, 'test')
   saved = np.load(workdir / 'eval' / 'test_predictions.npz')
   indices, labels = _test_split_order(data_dir, 24)
   assert labels == saved['label'][:24].tolist()  # The npz's order.
@@ -76,7 +76,7 @@ def test_a_digit_file_gets_the_prediction_evaluation_made(workdir, data_dir,
   for index, image in enumerate(_digit_images(indices)):
     paths.append(tmp_path / f'{index}.png')
     Image.fromarray(image).save(paths[-1])
-  results = predict.predict_files(workdir, paths, top=5)
+  results = prediction.predict_files(workdir, paths, top=5)
   for index, result in enumerate(results):
     assert [CLASSES.index(p['class']) for p in result['predictions']] == (
         saved['top5_classes'][index].tolist())
@@ -87,28 +87,28 @@ def test_a_digit_file_gets_the_prediction_evaluation_made(workdir, data_dir,
 
 def test_transparency_16_bit_gray_and_exif_orientation(tmp_path):
   Image.new('RGBA', (5, 4), (0, 0, 0, 0)).save(tmp_path / 'clear.png')
-  assert np.all(predict.read_image(tmp_path / 'clear.png') == 255)  # White.
+  assert np.all(prediction.read_image(tmp_path / 'clear.png') == 255)  # White.
   palette = Image.new('P', (5, 4), 0)
   palette.putpalette([0, 0, 0] * 256)
   palette.save(tmp_path / 'palette.png', transparency=0)
-  assert np.all(predict.read_image(tmp_path / 'palette.png') == 255)
+  assert np.all(prediction.read_image(tmp_path / 'palette.png') == 255)
   wide = np.full((4, 5), 65535, np.uint16)
   wide[0, 0] = 257 * 100
   Image.fromarray(wide).save(tmp_path / 'gray16.png')
-  gray = predict.read_image(tmp_path / 'gray16.png')
+  gray = prediction.read_image(tmp_path / 'gray16.png')
   assert gray.dtype == np.uint8 and gray[0, 0] == 100 and gray[1, 1] == 255
   exif = Image.Exif()
   exif[0x0112] = 6  # Orientation: rotate 90 degrees to view.
   Image.new('RGB', (30, 10)).save(tmp_path / 'turned.jpg', exif=exif)
-  assert predict.read_image(tmp_path / 'turned.jpg').shape == (30, 10, 3)
+  assert prediction.read_image(tmp_path / 'turned.jpg').shape == (30, 10, 3)
   Image.new('CMYK', (6, 3)).save(tmp_path / 'print.jpg')
-  assert predict.read_image(tmp_path / 'print.jpg').shape == (3, 6, 3)
+  assert prediction.read_image(tmp_path / 'print.jpg').shape == (3, 6, 3)
 
 
 def test_model_input_has_the_models_shape(workdir, images):
   run = restored_run.load(workdir)
   for path in images[:3]:
-    model_input = predict.model_input(run, predict.read_image(path))
+    model_input = prediction.model_input(run, prediction.read_image(path))
     assert model_input.shape == (32, 32, 1)
     assert model_input.dtype == np.float32
 
@@ -150,4 +150,4 @@ def test_command_with_no_readable_file_exits_1(workdir, images, tmp_path):
 
 def test_a_folder_that_is_no_run_is_an_error(tmp_path, images):
   with pytest.raises(errors.WorkdirError, match='is not a cnnzoo run'):
-    predict.predict_files(tmp_path, images)
+    prediction.predict_files(tmp_path, images)

@@ -4,11 +4,10 @@ import json
 import re
 
 import numpy as np
-import pytest
 
-from cnnzoo import report
-from cnnzoo.runs import plots
-from conftest import load_config
+from cnnzoo import report as report_command
+from cnnzoo.runs import plots, report
+from tests.helpers import load_config
 
 CLASS_NAMES = ['zero', 'one', '<b>']
 TEST_ACCURACY = 357 / 360  # The summary's 99.17%.
@@ -122,8 +121,8 @@ def test_run_in_progress_shows_its_validation_so_far(tmp_path):
 
 
 def test_report_command_on_a_folder_without_a_run(tmp_path, capsys):
-  with pytest.raises(SystemExit, match='holds no run'):
-    report.main([str(tmp_path)])
+  assert report_command.run(['cnnzoo.report', f'--workdir={tmp_path}']) == 1
+  assert 'holds no run' in capsys.readouterr().err
   _write_started_run(tmp_path, epochs=1)
-  report.main([str(tmp_path), '--no_flops'])
+  report_command.run(['cnnzoo.report', f'--workdir={tmp_path}', '--noflops'])
   assert 'Wrote' in capsys.readouterr().out

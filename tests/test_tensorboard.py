@@ -5,10 +5,10 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
-from cnnzoo import tensorboard
+from cnnzoo import tensorboard as tensorboard_command
+from cnnzoo.runs import tensorboard
 
 
 def _scalars(logdir) -> dict[str, list[tuple[int, float]]]:
@@ -86,9 +86,10 @@ def test_write_history_rewrites_every_record_once(tmp_path):
   assert 'test/lr' not in scalars
 
 
-def test_write_history_without_a_run_says_so(tmp_path):
-  with pytest.raises(SystemExit, match='holds no run yet'):
-    tensorboard.main([str(tmp_path)])
+def test_write_history_without_a_run_says_so(tmp_path, capsys):
+  assert tensorboard_command.run(['cnnzoo.tensorboard',
+                                  f'--workdir={tmp_path}']) == 1
+  assert 'holds no run yet' in capsys.readouterr().err
 
 
 def test_importing_it_leaves_tensorflow_unimported():

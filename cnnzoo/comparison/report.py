@@ -1,6 +1,6 @@
 """What `python -m cnnzoo.compare` writes into its --out folder:
 
-  comparison.json         `comparison.build`'s numbers (see README)
+  comparison.json         `results.build`'s numbers (see README)
   learning_curves.png     validation accuracy and losses, mean and range
                           over seeds, every model on one figure
   accuracy_vs_params.png  test accuracy against parameters, Pareto front
@@ -14,13 +14,20 @@ import pathlib
 
 from cnnzoo.comparison import plots as comparison_plots
 from cnnzoo.runs import report_page, run_files
+from cnnzoo.training import atomic_file
+
+COMPARISON = 'comparison.json'
+ACCURACY_VS_PARAMS = 'accuracy_vs_params.png'
+ACCURACY_VS_TIME = 'accuracy_vs_time.png'
+# learning_curves.png, per_class_accuracy.png and report.html are named as
+# a run's are (run_files).
 
 
 def write(result: dict, runs: dict[str, list[pathlib.Path]],
           out: pathlib.Path) -> pathlib.Path:
   """Writes the files above; returns the report's path."""
   out.mkdir(parents=True, exist_ok=True)
-  run_files.write_json(out / 'comparison.json', result)
+  run_files.write_json(out / COMPARISON, result)
   rows = result['models']
   figures = {
       'Learning curves (mean over seeds, band: min to max)':
@@ -28,21 +35,21 @@ def write(result: dict, runs: dict[str, list[pathlib.Path]],
               {label: [run_files.MetricsLog(d / run_files.METRICS).records()
                        for d in directories]
                for label, directories in runs.items()},
-              out / 'learning_curves.png'),
+              out / run_files.LEARNING_CURVES),
       'Test accuracy against parameters':
           comparison_plots.accuracy_vs_cost(
               _points(rows, lambda r: r['num_params']), 'parameters',
-              out / 'accuracy_vs_params.png'),
+              out / ACCURACY_VS_PARAMS),
       'Test accuracy against training time per epoch':
           comparison_plots.accuracy_vs_cost(
               _points(rows, lambda r: r['time_per_epoch_s']['mean']),
               'seconds per epoch (this machine)',
-              out / 'accuracy_vs_time.png'),
+              out / ACCURACY_VS_TIME),
       'Per-class test accuracy (mean over seeds)':
           comparison_plots.per_class_accuracy(
               rows[0]['class_names'],
               {r['name']: r['per_class_accuracy'] for r in rows},
-              out / 'per_class_accuracy.png'),
+              out / run_files.PER_CLASS_ACCURACY),
   }
   sections = [
       report_page.paragraphs('Recommendation', [result['recommendation']]),
@@ -53,8 +60,8 @@ def write(result: dict, runs: dict[str, list[pathlib.Path]],
   ]
   title = (f'{len(rows)} models on {result["dataset"]}, '
            f'{result["seeds"]} seed{"s" if result["seeds"] > 1 else ""} each')
-  page = out / 'report.html'
-  page.write_text(report_page.page(
+  page = out / run_files.REPORT
+  atomic_file.write_text(page, report_page.page(
       title, sections, f'Written by python -m cnnzoo.compare on '
       f'{datetime.date.today().isoformat()}.', subtitle='cnnzoo comparison'))
   return page

@@ -9,6 +9,7 @@ checks against the model.
 
 import ast
 import difflib
+import json
 
 import ml_collections
 from ml_collections import config_dict
@@ -36,7 +37,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.dataset.name = 'digits'
   config.dataset.data_dir = config_dict.placeholder(str)  # None: TFDS_DATA_DIR or ~/tensorflow_datasets.
   config.dataset.train_split = 'train'
-  config.dataset.eval_split = 'validation'  # Drives best model, early stopping and plateau.
+  config.dataset.validation_split = 'validation'  # Drives best model, early stopping and plateau.
   config.dataset.test_split = 'test'  # Evaluated once, at the end, with the best model.
   config.dataset.num_workers = 0  # grain worker processes; 0 reads in the main process.
   config.dataset.prefetch = 2  # Batches each worker keeps ready.
@@ -103,14 +104,14 @@ def get_config() -> ml_collections.ConfigDict:
 
   config.early_stopping = ml_collections.ConfigDict()
   config.early_stopping.enabled = False
-  config.early_stopping.monitor = 'val_accuracy'  # val_accuracy | val_loss | val_top5
+  config.early_stopping.monitor = 'validation_accuracy'  # validation_accuracy | validation_loss | validation_top5
   config.early_stopping.patience = 10  # Epochs without improvement before stopping.
   config.early_stopping.min_delta = 0.0  # Smallest change that counts as improvement.
   config.early_stopping.restore_best = True  # Test with the best epoch's weights, not the last.
 
   config.reduce_on_plateau = ml_collections.ConfigDict()
   config.reduce_on_plateau.enabled = False
-  config.reduce_on_plateau.monitor = 'val_accuracy'
+  config.reduce_on_plateau.monitor = 'validation_accuracy'
   config.reduce_on_plateau.factor = 0.1  # Multiplies the learning rate on a plateau.
   config.reduce_on_plateau.patience = 5  # Epochs without improvement before reducing.
   config.reduce_on_plateau.min_delta = 1e-4  # As in Keras.
@@ -118,13 +119,20 @@ def get_config() -> ml_collections.ConfigDict:
   config.reduce_on_plateau.min_scale = 0.0  # Floor for the accumulated reduction.
 
   config.checkpoint = ml_collections.ConfigDict()
-  config.checkpoint.monitor = 'val_accuracy'  # Picks the best epoch, kept and tested.
+  config.checkpoint.monitor = 'validation_accuracy'  # Picks the best epoch, kept and tested.
   config.checkpoint.keep_latest = 3  # Besides these, the best epoch is always kept.
   config.checkpoint.async_save = True  # Write while the next epoch trains.
   return config
 
 
-MONITORS = ('val_accuracy', 'val_loss', 'val_top5')
+MONITORS = ('validation_accuracy', 'validation_loss', 'validation_top5')
+# Names older cnnzoo versions used: configs saved by them are read with the
+# new names (`upgrade`), and a config file using one is told the new one.
+RENAMED_KEYS = {'dataset.eval_split': 'dataset.validation_split'}
+RENAMED_MONITORS = {'val_accuracy': 'validation_accuracy',
+                    'val_loss': 'validation_loss',
+                    'val_top5': 'validation_top5'}
+_MONITORED = ('checkpoint', 'early_stopping', 'reduce_on_plateau')
 COMPUTE_DTYPES = ('float32', 'bfloat16', 'float16')
 
 
@@ -133,12 +141,14 @@ def validate(config: ml_collections.ConfigDict) -> None:
   reference = get_config()
   _check_keys(config, reference, prefix='')
   _check_types(config, reference, prefix='')
-  for section in ('checkpoint', 'early_stopping', 'reduce_on_plateau'):
+  for section in _MONITORED:
     monitor = config[section].monitor
     if monitor not in MONITORS:
+      renamed = (f' It was renamed {RENAMED_MONITORS[monitor]!r}.'
+                 if monitor in RENAMED_MONITORS else '')
       raise errors.ConfigError(
-          f'{section}.monitor is {monitor!r}, which cnnzoo does not record. '
-          f'Choose one of {", ".join(MONITORS)}.')
+          f'{section}.monitor is {monitor!r}, which cnnzoo does not '
+          f'record.{renamed} Choose one of {", ".join(MONITORS)}.')
   if config.batch_size < 1 or config.num_epochs < 1:
     raise errors.ConfigError(
         f'batch_size ({config.batch_size}) and num_epochs '
@@ -156,6 +166,21 @@ def validate(config: ml_collections.ConfigDict) -> None:
   _check_ranges(config)
 
 
+def upgrade(saved: dict) -> dict:
+  """A config saved by an older cnnzoo (config.json, a checkpoint's
+  progress record) with today's names for renamed keys and monitors."""
+  saved = json.loads(json.dumps(saved))  # A deep copy.
+  for old, new in RENAMED_KEYS.items():
+    (section, old_key), new_key = old.split('.'), new.split('.')[1]
+    if old_key in saved.get(section, {}):
+      saved[section][new_key] = saved[section].pop(old_key)
+  for section in _MONITORED:
+    monitor = saved.get(section, {}).get('monitor')
+    if monitor in RENAMED_MONITORS:
+      saved[section]['monitor'] = RENAMED_MONITORS[monitor]
+  return saved
+
+
 def dotted_keys(config: ml_collections.ConfigDict, prefix: str = '') -> list[str]:
   """Returns every leaf key of `config` as 'section.key'."""
   keys = []
@@ -171,6 +196,8 @@ def unknown_key_message(key: str, valid: list[str]) -> str:
   """One paragraph naming the unknown key, a likely fix and the valid keys."""
   close = difflib.get_close_matches(key, valid, n=1)
   hint = f' Did you mean {close[0]!r}?' if close else ''
+  if key in RENAMED_KEYS:
+    hint = f' It was renamed {RENAMED_KEYS[key]!r}.'
   return (f'Unknown config key {key!r}.{hint} Fix the config file or the '
           f'--config.{key} flag; the valid keys are: {", ".join(valid)}.')
 

@@ -2,12 +2,14 @@
 
 Each returns a full config (see `cnnzoo.config.defaults`) for one dataset's usual
 recipe; a config file picks the model and overrides what its experiment
-changes. `shorten_for_smoke` gives every config its ':smoke' variant (2
-epochs) and refuses an argument the config does not declare.
+changes. A config file reads its argument (FILE:ARG) with `parse_arg`, as
+big_vision's configs do; `shorten_for_smoke` gives every config its ':smoke'
+variant (2 epochs) and refuses an argument the config does not declare.
 """
 
 import difflib
 import os
+from typing import NamedTuple
 
 import ml_collections
 
@@ -24,6 +26,15 @@ def _base(model_name: str, dataset: str, **model_fields
   return config
 
 
+def _small_image_training(config: ml_collections.ConfigDict) -> None:
+  """The optimizer and schedule digits and CIFAR-10 share: learning rate
+  0.05, weight decay 5e-4, cosine decay after a one-epoch warm-up."""
+  config.optimizer.learning_rate = 0.05
+  config.optimizer.weight_decay = 5e-4
+  config.schedule.name = 'cosine'
+  config.schedule.warmup_epochs = 1.0
+
+
 def digits(model_name: str, **model_fields) -> ml_collections.ConfigDict:
   """scikit-learn's 8x8 digits, upsampled to 16x16 for the big families.
 
@@ -35,12 +46,9 @@ def digits(model_name: str, **model_fields) -> ml_collections.ConfigDict:
   config.input_shape = (16, 16, 1)
   config.num_epochs = 15
   config.batch_size = 32
-  config.optimizer.learning_rate = 0.05
-  config.optimizer.weight_decay = 5e-4
-  config.schedule.name = 'cosine'
-  config.schedule.warmup_epochs = 1.0
+  _small_image_training(config)
   # 180 validation images: accuracy moves in 0.56% steps, the loss does not.
-  config.checkpoint.monitor = 'val_loss'
+  config.checkpoint.monitor = 'validation_loss'
   return config
 
 
@@ -54,10 +62,7 @@ def cifar10(model_name: str, **model_fields) -> ml_collections.ConfigDict:
   config.input_shape = (32, 32, 3)
   config.num_epochs = 25
   config.batch_size = 128
-  config.optimizer.learning_rate = 0.05
-  config.optimizer.weight_decay = 5e-4
-  config.schedule.name = 'cosine'
-  config.schedule.warmup_epochs = 1.0
+  _small_image_training(config)
   return config
 
 
@@ -124,18 +129,45 @@ def flowers(model_name: str, **model_fields) -> ml_collections.ConfigDict:
 SMOKE = {'smoke': '2 epochs, to check the set-up'}
 
 
-def check_variant(arg: str | None, variants: dict[str, str],
-                  config_file: str) -> None:
-  """Raises ConfigError unless `arg` is unset or one of `variants` (name ->
-  what it changes) that the config file `config_file` declares."""
-  if not arg or arg in variants:
-    return
-  close = difflib.get_close_matches(arg, list(variants), n=1)
+class Arg(NamedTuple):
+  """A config file's argument (the ARG of FILE:ARG), read."""
+  variant: str | None  # One the file declares; None: its full default run.
+  smoke: bool  # 'smoke', alone or after a variant (':adam,smoke').
+
+
+def parse_arg(arg: str | None, config_file: str,
+              variants: dict[str, str] | None = None) -> Arg:
+  """Reads `arg`: comma-separated words, at most one of `variants` (name ->
+  what it changes) and 'smoke'. Every config file reads its argument here.
+
+  Raises ConfigError for any other word, naming what `config_file` takes.
+  """
+  variants = variants or {}
+  words = [word for word in (arg or '').split(',') if word]
+  chosen = [word for word in words if word != 'smoke']
+  for word in chosen:
+    if word not in variants:
+      _refuse_variant(word, {**variants, **SMOKE}, config_file)
+  if len(chosen) > 1:
+    raise errors.ConfigError(
+        f'{_shown(config_file)} takes one variant at a time, not '
+        f'{", ".join(chosen)}. {_takes({**variants, **SMOKE})}')
+  return Arg(chosen[0] if chosen else None, 'smoke' in words)
+
+
+def _refuse_variant(word: str, variants: dict[str, str], config_file: str):
+  close = difflib.get_close_matches(word, list(variants), n=1)
   hint = f' Did you mean {close[0]!r}?' if close else ''
-  takes = ', '.join(f"':{name}' ({what})" for name, what in variants.items())
   raise errors.ConfigError(
-      f'{_shown(config_file)} has no variant {arg!r}.{hint} It takes {takes}, '
-      f'or nothing after the file name for its full run.')
+      f'{_shown(config_file)} has no variant {word!r}.{hint} '
+      f'{_takes(variants)}')
+
+
+def _takes(variants: dict[str, str]) -> str:
+  each = ', '.join(f"':{name}' ({what})" for name, what in variants.items())
+  return (f'It takes one of {", ".join(variants)}: {each}; or nothing after '
+          f'the file name for its full run. A variant and smoke go together '
+          f'as \':NAME,smoke\'.')
 
 
 def _shown(path: str) -> str:
@@ -148,12 +180,16 @@ def shorten_for_smoke(config: ml_collections.ConfigDict, arg: str | None,
                       config_file: str,
                       other_variants: dict[str, str] | None = None
                       ) -> ml_collections.ConfigDict:
-  """Returns `config`, cut to 2 epochs when the config arg is 'smoke'.
+  """Returns `config`, cut to 2 epochs when `arg` says 'smoke'.
 
-  Any other arg must be one of `other_variants` (name -> what it changes),
-  which the config file applies itself.
+  Any other word of `arg` must be one of `other_variants` (name -> what it
+  changes), which the config file applies itself.
   """
-  check_variant(arg, {**(other_variants or {}), **SMOKE}, config_file)
-  if arg == 'smoke':
+  return apply_smoke(config, parse_arg(arg, config_file, other_variants))
+
+
+def apply_smoke(config: ml_collections.ConfigDict,
+                arg: Arg) -> ml_collections.ConfigDict:
+  if arg.smoke:
     config.num_epochs = 2
   return config

@@ -1,1 +1,2 @@
-"""Datasets: TFDS preparation (`catalog`) and grain pipelines (`pipeline`)."""
+"""Datasets: TFDS preparation (`catalog`), grain pipelines (`pipeline`) and
+their description for people (`overview`)."""

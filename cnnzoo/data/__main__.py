@@ -1,5 +1,9 @@
-"""`python -m cnnzoo.data prepare|show|stats NAME [--data_dir DIR] ...` and
-`python -m cnnzoo.data bench CONFIG`.
+"""`python -m cnnzoo.data COMMAND`: datasets prepared and looked at.
+
+  python -m cnnzoo.data prepare --dataset digits [--data_dir DIR]
+  python -m cnnzoo.data show --dataset digits [--out digits.png]
+  python -m cnnzoo.data stats --dataset digits
+  python -m cnnzoo.data bench --config configs/lenet5_digits.py
 
 prepare: writes the TFDS array_record files ahead of training (for machines
 whose workers have no network). show: prints split sizes and class counts and
@@ -9,159 +13,120 @@ bench: the training pipeline's images/s next to the train step's (see
 `cnnzoo.perf.throughput`).
 """
 
-import argparse
-import collections
 import sys
 
 import jax
 import numpy as np
+from absl import flags
 
 from cnnzoo import errors
-from cnnzoo.data import catalog, pipeline, transforms
+from cnnzoo.config import command_line
+from cnnzoo.config import loader as config_file
+from cnnzoo.data import catalog, overview
+from cnnzoo.perf import throughput
 
-_SPLITS = ('train', 'validation', 'test')
-_MAX_COUNTED = 200_000  # Records read for class counts (each is decoded).
-
-
-def _images(split, indices):
-  return [transforms.decode_image(split.source[int(i)]['image'])
-          for i in indices]
+COMMANDS = ('prepare', 'show', 'stats', 'bench')
 
 
-def _stats(name, options):
-  train = pipeline.open_split(name, 'train', options)
-  images = np.stack(_images(train, range(train.num_examples))) / 255
-  axes = tuple(range(images.ndim - 1))
-  print(f'{name}: {train.num_examples} training images, '
-        f'{len(train.class_names)} classes')
-  print(f'mean={tuple(np.round(images.mean(axes), 4).tolist())} '
-        f'std={tuple(np.round(images.std(axes), 4).tolist())}')
+def _define_flags(flag_values: flags.FlagValues) -> None:
+  define = dict(flag_values=flag_values)
+  flags.DEFINE_string('dataset', None, f'prepare, show, stats: one of '
+                      f'{", ".join(catalog.DATASETS)}.', **define)
+  flags.DEFINE_string('config', None, 'bench: a config file, FILE[:ARG].',
+                      **define)
+  flags.DEFINE_string('data_dir', None, 'TFDS data dir (default: '
+                      'TFDS_DATA_DIR or ~/tensorflow_datasets).', **define)
+  flags.DEFINE_string('manual_dir', None, 'imagenet2012: the folder with the '
+                      'ILSVRC2012 tars.', **define)
+  flags.DEFINE_string('path', None, 'image_folder: one sub-folder of images '
+                      'per class.', **define)
+  flags.DEFINE_bool('skip_bad_images', False, 'image_folder: skip unreadable '
+                    'files.', **define)
+  flags.DEFINE_integer('max_image_size', 1024, 'image_folder: downscale '
+                       'images whose longer side is above this (0: never); as '
+                       'dataset.max_image_size.', lower_bound=0, **define)
+  flags.DEFINE_string('out', None, 'show: the PNG to write (default: '
+                      '<dataset>.png).', **define)
+  flags.DEFINE_integer('per_class', 8, 'show: images per class.',
+                       lower_bound=1, **define)
+  flags.DEFINE_integer('num_batches', 60, 'bench: training batches to time.',
+                       lower_bound=1, **define)
+  flags.DEFINE_integer('num_steps', 10, 'bench: train steps to time (0: time '
+                       'the input only).', lower_bound=0, **define)
+  flags.DEFINE_integer('batch_size', None, 'bench: instead of the config\'s '
+                       'batch_size.', lower_bound=1, **define)
+  flags.DEFINE_integer('num_workers', None, 'bench: instead of the config\'s '
+                       'dataset.num_workers.', lower_bound=0, **define)
 
 
-def _labels(split, limit=None):
-  count = min(split.num_examples, limit or split.num_examples)
-  return np.array([int(split.source[i]['label']) for i in range(count)])
-
-
-def _show(name, options, out, per_class):
-  splits = {s: pipeline.open_split(name, s, options) for s in _SPLITS}
-  names = splits['train'].class_names
-  print(f'{name}: {len(names)} classes; ' + ', '.join(
-      f'{s} {split.num_examples}' for s, split in splits.items()))
-  if max(split.num_examples for split in splits.values()) > _MAX_COUNTED:
-    print(f'(class counts left out: reading every record of splits over '
-          f'{_MAX_COUNTED:,} examples takes too long)')
+def _run_command(arguments: command_line.Arguments) -> None:
+  command, *rest = arguments.positional or [None]
+  if command not in COMMANDS:
+    raise errors.ConfigError(
+        f'name one command of {", ".join(COMMANDS)} before the flags, such '
+        f'as python -m cnnzoo.data show --dataset digits.')
+  if rest:
+    raise COMMAND_LINE.stray_argument(
+        rest[0], 'config' if command == 'bench' else 'dataset')
+  flag_values = arguments.flags
+  if command == 'bench':
+    _bench(flag_values)
+    return
+  if not flag_values.dataset:
+    raise errors.ConfigError(
+        f'{command} needs --dataset, one of {", ".join(catalog.DATASETS)}.')
+  name = flag_values.dataset
+  options = catalog.Options(
+      data_dir=flag_values.data_dir, manual_dir=flag_values.manual_dir,
+      path=flag_values.path, skip_bad_images=flag_values.skip_bad_images,
+      max_image_size=flag_values.max_image_size)
+  if command == 'prepare':
+    print(f'{name} is prepared in {catalog.prepare(name, options).data_dir}')
+  elif command == 'show':
+    print('\n'.join(overview.describe_splits(name, options)))
+    path = overview.write_sample_grid(
+        name, options, flag_values.out or f'{name.replace("/", "_")}.png',
+        flag_values.per_class)
+    print(f'Wrote {path}')
   else:
-    _print_class_counts(splits, names)
-  _write_grid(splits['train'], names, out or f'{name.replace("/", "_")}.png',
-              per_class)
+    stats = overview.channel_statistics(name, options)
+    print(f'{name}: {stats["num_examples"]} training images, '
+          f'{stats["num_classes"]} classes')
+    print(f'mean={_rounded(stats["mean"])} std={_rounded(stats["std"])}')
 
 
-def _print_class_counts(splits, names):
-  counts = {s: collections.Counter(_labels(split).tolist())
-            for s, split in splits.items()}
-  width = max(len('class'), *(len(n) for n in names))
-  print(f'{"class":<{width}}  ' + '  '.join(f'{s:>10}' for s in _SPLITS))
-  for label, class_name in enumerate(names):
-    print(f'{class_name:<{width}}  ' + '  '.join(
-        f'{counts[s][label]:>10}' for s in _SPLITS))
+def _rounded(values) -> tuple:
+  return tuple(np.round(values, 4).tolist())
 
 
-def _write_grid(split, names, path, per_class):
-  """One row per class (at most 20 rows), `per_class` training images each."""
-  import matplotlib
-  matplotlib.use('Agg')  # Files only: no display needed.
-  import matplotlib.pyplot as plt
-  labels = _labels(split, limit=_MAX_COUNTED)
-  shown = list(range(len(names)))[:20]
-  figure, axes = plt.subplots(len(shown), per_class, squeeze=False,
-                              figsize=(1.2 * per_class, 1.3 * len(shown)))
-  for row, label in enumerate(shown):
-    indices = np.flatnonzero(labels == label)[:per_class]
-    for column, ax in enumerate(axes[row]):
-      ax.axis('off')
-      if column < len(indices):
-        image = _images(split, [indices[column]])[0]
-        ax.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image,
-                  cmap='gray')
-    axes[row][0].set_title(names[label], loc='left', fontsize=9)
-  figure.tight_layout()
-  figure.savefig(path, dpi=100)
-  plt.close(figure)
-  print(f'Wrote {path}')
-
-
-def _bench(config_spec, num_batches, num_steps, batch_size, workers):
-  from cnnzoo.config import loader as config_file
-  from cnnzoo.perf import throughput
-  config = config_file.load(config_spec)
-  if batch_size:
-    config.batch_size = batch_size
-  if workers is not None:
-    config.dataset.num_workers = workers
-  rates = throughput.measure(config, num_batches, num_steps)
-  print(f'{config_spec}: {config.model.name} on {config.dataset.name} '
+def _bench(flag_values) -> None:
+  if not flag_values.config:
+    raise errors.ConfigError('bench needs --config FILE[:ARG], the config '
+                             'whose pipeline and step it times.')
+  config = config_file.load(flag_values.config)
+  if flag_values.batch_size:
+    config.batch_size = flag_values.batch_size
+  if flag_values.num_workers is not None:
+    config.dataset.num_workers = flag_values.num_workers
+  rates = throughput.measure(config, flag_values.num_batches,
+                             flag_values.num_steps)
+  print(f'{flag_values.config}: {config.model.name} on {config.dataset.name} '
         f'({rates.source} records), batch {config.batch_size}, '
         f'{config.dataset.num_workers} workers, {jax.device_count()} '
         f'{jax.default_backend()} device(s)')
   print(f'input pipeline {rates.input_images_per_s:8.0f} images/s')
-  if not num_steps:
+  if not flag_values.num_steps:
     return
   print(f'train step     {rates.step_images_per_s:8.0f} images/s')
   print(f'ratio          {rates.ratio:8.2f} (input / step; 2 or more keeps '
         f'the step fed)')
 
 
-def main(argv=None):
-  parser = argparse.ArgumentParser(prog='python -m cnnzoo.data')
-  parser.add_argument('command', choices=['prepare', 'show', 'stats', 'bench'])
-  parser.add_argument('name', help=f'one of {", ".join(catalog.DATASETS)}; '
-                      'bench: a config file (path[:arg])')
-  parser.add_argument('--data_dir', default=None,
-                      help='TFDS data dir (default: TFDS_DATA_DIR or '
-                      '~/tensorflow_datasets)')
-  parser.add_argument('--manual_dir', default=None,
-                      help='imagenet2012: the folder with the ILSVRC2012 tars')
-  parser.add_argument('--path', default=None,
-                      help='image_folder: one sub-folder of images per class')
-  parser.add_argument('--skip_bad_images', action='store_true',
-                      help='image_folder: skip unreadable files')
-  parser.add_argument('--max_image_size', type=int, default=1024,
-                      help='image_folder: downscale images whose longer side '
-                      'is above this (0: never); as dataset.max_image_size')
-  parser.add_argument('--out', default=None,
-                      help='show: the PNG to write (default: NAME.png)')
-  parser.add_argument('--per_class', type=int, default=8,
-                      help='show: images per class')
-  parser.add_argument('--batches', type=int, default=60,
-                      help='bench: training batches to time')
-  parser.add_argument('--steps', type=int, default=10,
-                      help='bench: train steps to time (0: time the input '
-                      'only)')
-  parser.add_argument('--batch_size', type=int, default=None,
-                      help='bench: instead of the config\'s batch_size')
-  parser.add_argument('--workers', type=int, default=None,
-                      help='bench: instead of the config\'s '
-                      'dataset.num_workers')
-  args = parser.parse_args(argv)
-  options = catalog.Options(data_dir=args.data_dir, manual_dir=args.manual_dir,
-                            path=args.path,
-                            skip_bad_images=args.skip_bad_images,
-                            max_image_size=args.max_image_size)
-  try:
-    if args.command == 'prepare':
-      dataset = catalog.prepare(args.name, options)
-      print(f'{args.name} is prepared in {dataset.data_dir}')
-    elif args.command == 'bench':
-      _bench(args.name, args.batches, args.steps, args.batch_size,
-             args.workers)
-    elif args.command == 'show':
-      _show(args.name, options, args.out, args.per_class)
-    else:
-      _stats(args.name, options)
-  except errors.UserError as e:
-    sys.exit(f'error: {e}')
+COMMAND_LINE = command_line.CommandLine(
+    'cnnzoo.data', __doc__, _define_flags, _run_command,
+    positional='|'.join(COMMANDS), stray_flag='dataset')
+run = COMMAND_LINE.run  # run(argv) -> exit status; argv[0] is the program.
 
 
 if __name__ == '__main__':
-  main()
+  sys.exit(run(sys.argv))

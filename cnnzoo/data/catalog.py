@@ -9,6 +9,7 @@ validation, never test. A split name cnnzoo does not define, such as
 'train[:10%]' or 'train+test', goes to TFDS as written.
 """
 
+import importlib
 import logging
 import os
 import sys
@@ -135,7 +136,7 @@ def builder(name: str, options: Options = Options()):
         test_fraction=options.test_fraction,
         max_image_size=options.max_image_size)
   import tensorflow_datasets as tfds
-  from cnnzoo.data import digits
+  importlib.import_module('cnnzoo.data.digits')  # Registers it with TFDS.
   return tfds.builder(entry.tfds_name, data_dir=data_dir,
                       file_format='array_record')
 
@@ -158,7 +159,7 @@ def prepare(name: str, options: Options = Options()):
           f'(for imagenet2012: ILSVRC2012_img_train.tar and '
           f'ILSVRC2012_img_val.tar from image-net.org) into a folder and set '
           f'dataset.manual_dir to it, or run `python -m cnnzoo.data prepare '
-          f'{name} --manual_dir DIR`.')
+          f'--dataset {name} --manual_dir DIR`.')
     download_config = tfds.download.DownloadConfig(
         manual_dir=os.path.expanduser(options.manual_dir))
   try:
@@ -170,8 +171,8 @@ def prepare(name: str, options: Options = Options()):
         f'Dataset {name!r} is not prepared in {dataset.data_dir} and '
         f'preparing it failed ({type(e).__name__}: {e}). Make sure the data '
         f'dir is writable and the machine can reach the data, then run '
-        f'`python -m cnnzoo.data prepare {name} --data_dir DIR` (on a machine '
-        f'with network if need be, copying DIR over) and point '
+        f'`python -m cnnzoo.data prepare --dataset {name} --data_dir DIR` (on '
+        f'a machine with network if need be, copying DIR over) and point '
         f'dataset.data_dir or TFDS_DATA_DIR at DIR.') from e
   return dataset
 

@@ -52,7 +52,7 @@ def open_split(name: str, split: str,
     raise errors.DatasetError(
         f'Dataset {name!r} in {dataset.data_dir} is incomplete or damaged '
         f'({type(e).__name__}: {e}). Delete that folder and prepare it again '
-        f'with `python -m cnnzoo.data prepare {name}`.') from e
+        f'with `python -m cnnzoo.data prepare --dataset {name}`.') from e
   return Split(source, num_examples, catalog.names_of_classes(name, dataset))
 
 

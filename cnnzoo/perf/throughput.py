@@ -1,11 +1,12 @@
 """Does the input pipeline keep up with the train step? Both rates, measured.
 
-`python -m cnnzoo.data bench CONFIG` measures, in one run on one machine:
+`python -m cnnzoo.data bench --config CONFIG` measures, in one run on one
+machine:
   input:  images/s of the config's training pipeline (decode, resize or random
           crop, augmentation, normalization, batching, mixing) with its
           `dataset.num_workers`;
   step:   images/s of the config's jitted train step on batches already in
-          memory.
+          memory (`step_timing`, as `python -m cnnzoo.bench` times it).
 A prepared dataset is read as it is; an unprepared one is stood in for by a
 synthetic one prepared the same way (PNG-encoded images of the dataset's
 stored size and channels), so the decode cost is real even offline.
@@ -16,12 +17,12 @@ import tempfile
 import time
 from typing import NamedTuple
 
-import jax
 import numpy as np
 from PIL import Image
 
-from cnnzoo.training import parallel, steps, training_state
 from cnnzoo.data import catalog, pipeline
+from cnnzoo.perf import step_timing
+from cnnzoo.training import training_state
 
 _SYNTHETIC_IMAGES = 2048
 _SYNTHETIC_PIXELS = 2**27  # Fewer large images: 238 photos of 375x500x3.
@@ -83,15 +84,11 @@ def _open_train_split(config, workspace: pathlib.Path):
   return 'synthetic', split._replace(class_names=names)
 
 
-def _step_batch(config) -> int:
-  # With gradient accumulation each step takes a share of batch_size.
-  return config.batch_size // config.optimizer.accumulation_steps
-
-
 def input_rate(config, split, preprocessing, num_batches: int) -> float:
   """Images/s of the training loader, after it has filled its buffers."""
+  batch_size = step_timing.step_batch_size(config)
   loader = iter(pipeline.train_loader(
-      split, preprocessing, _step_batch(config), config.seed,
+      split, preprocessing, batch_size, config.seed,
       config.dataset.num_workers, config.dataset.prefetch,
       config.dataset.read_threads))
   for _ in range(2 * max(1, config.dataset.num_workers)):  # Start-up.
@@ -99,7 +96,7 @@ def input_rate(config, split, preprocessing, num_batches: int) -> float:
   start = time.perf_counter()
   for _ in range(num_batches):
     next(loader)
-  return num_batches * _step_batch(config) / (time.perf_counter() - start)
+  return num_batches * batch_size / (time.perf_counter() - start)
 
 
 def step_rate(config, preprocessing, num_classes, num_steps: int) -> float:
@@ -107,25 +104,9 @@ def step_rate(config, preprocessing, num_classes, num_steps: int) -> float:
   for 0 steps: not measured)."""
   if not num_steps:
     return float('nan')
-  mesh = parallel.make_mesh()
-  _, state, options = training_state.create(
-      config, num_classes, preprocessing.shape, steps_per_epoch=100, mesh=mesh)
-  rng = np.random.default_rng(0)
-  batch = {'image': rng.standard_normal(
-               (_step_batch(config), *preprocessing.shape), np.float32),
-           'label': rng.integers(0, num_classes, _step_batch(config),
-                                 dtype=np.int32)}
-  for mix in preprocessing.train_batch:
-    batch = mix.random_map(batch, rng)
-  batch = parallel.to_global(batch, mesh)
-  train_step = steps.jit_train_step(mesh, options)
-  state, metrics = train_step(state, batch)  # Compiles.
-  jax.block_until_ready(metrics)
-  start = time.perf_counter()
-  for _ in range(num_steps):
-    state, metrics = train_step(state, batch)
-  jax.block_until_ready(metrics)
-  return num_steps * _step_batch(config) / (time.perf_counter() - start)
+  step = step_timing.TrainStep(config, num_classes, preprocessing.shape,
+                               preprocessing.train_batch)
+  return step.batch / step_timing.seconds_per_step(step, num_steps)
 
 
 def measure(config, num_batches: int = 60, num_steps: int = 10) -> Rates:

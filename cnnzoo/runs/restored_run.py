@@ -17,6 +17,7 @@ import numpy as np
 from jax.sharding import Mesh
 
 from cnnzoo import errors
+from cnnzoo.config import defaults
 from cnnzoo.runs import run_files
 from cnnzoo.training import checkpointing, parallel, training_state
 from cnnzoo.data import pipeline
@@ -112,7 +113,7 @@ def saved_config(workdir: pathlib.Path) -> ml_collections.ConfigDict:
         f'{workdir} is not a cnnzoo run: it has no {run_files.CONFIG} and '
         f'{run_files.CLASSES}, which training writes when it starts. Pass '
         f'--workdir the folder a `python -m cnnzoo.main` run wrote.')
-  config = ml_collections.ConfigDict(saved)
+  config = ml_collections.ConfigDict(defaults.upgrade(saved))
   with config.unlocked():
     # JSON turned tuples into lists; a model's fields must be hashable.
     for section, key in (('', 'input_shape'), ('dataset', 'mean'),

@@ -17,6 +17,7 @@ import pathlib
 import jax
 
 from cnnzoo import errors
+from cnnzoo.training import atomic_file
 
 log = logging.getLogger('cnnzoo')
 
@@ -54,18 +55,8 @@ def write_json(path: pathlib.Path, content: dict) -> None:
   """Writes `content` atomically: a reader never sees half a file."""
   if jax.process_index() != 0:
     return
-  _replace(path, json.dumps(content, indent=2, sort_keys=True) + '\n')
-
-
-def _replace(path: pathlib.Path, text: str) -> None:
-  """Writes `text` to `path` through a temporary file, synced, so that a
-  crash leaves the old file or the new one."""
-  temporary = path.with_suffix(path.suffix + '.tmp')
-  with temporary.open('w') as f:
-    f.write(text)
-    f.flush()
-    os.fsync(f.fileno())
-  os.replace(temporary, path)
+  atomic_file.write_text(
+      path, json.dumps(content, indent=2, sort_keys=True) + '\n')
 
 
 def read_json(path: pathlib.Path) -> dict | None:
@@ -101,7 +92,8 @@ class MetricsLog:
     if jax.process_index() != 0 or not self.path.exists():
       return
     kept = [record for record in self.records() if _kept(record, epoch)]
-    _replace(self.path, ''.join(json.dumps(r) + '\n' for r in kept))
+    atomic_file.write_text(self.path,
+                           ''.join(json.dumps(r) + '\n' for r in kept))
 
   def write(self, record: dict) -> None:
     if jax.process_index() != 0:

@@ -1,11 +1,12 @@
 """What a run leaves for people, beside its metrics and checkpoints.
 
-While training: TensorBoard events (W/tensorboard/) and the learning curves
-(W/plots/learning_curves.png), redrawn at most every half minute. At the end: the test
-split judged example by example (`cnnzoo.evaluate`: W/eval/), a grid of test
-predictions (W/plots/predictions.png) and W/report.html. Only process 0
-writes; the per-example evaluation runs in single-process runs (after a
-multi-host run, run `python -m cnnzoo.evaluate` on one host).
+While training: TensorBoard events (W/tensorboard/) and the learning
+curves (W/plots/learning_curves.png), redrawn at most every half minute. At
+the end: the test split judged example by example (`runs.evaluation`:
+W/eval/), a grid of test predictions (W/plots/predictions.png) and
+W/report.html. Only process 0 writes; the per-example evaluation runs in
+single-process runs (after a multi-host run, run `python -m cnnzoo.evaluate`
+on one host).
 """
 
 import logging
@@ -14,8 +15,8 @@ import time
 
 import jax
 
-from cnnzoo import evaluate, report, tensorboard
-from cnnzoo.runs import plots, run_files
+from cnnzoo.runs import evaluation, plots, run_files, tensorboard
+from cnnzoo.runs import report as run_report
 
 log = logging.getLogger('cnnzoo')
 _REDRAW_SECONDS = 30
@@ -32,7 +33,7 @@ class RunOutputs:
       # A resumed run: events of epochs after its checkpoint go, as their
       # metrics records did.
       tensorboard.write_history(workdir)
-    self._board = tensorboard.ScalarWriter(workdir / tensorboard.DIRECTORY)
+    self._board = tensorboard.ScalarWriter(workdir / run_files.TENSORBOARD)
     self._drawn_at = -float('inf')
 
   def write(self, record: dict) -> None:
@@ -44,8 +45,9 @@ class RunOutputs:
     self._board.flush()
     if (self._writes and record['split'] == 'validation'
         and time.monotonic() - self._drawn_at > _REDRAW_SECONDS):
-      plots.learning_curves(self._metrics_log.records(),
-                            self.workdir / 'plots' / 'learning_curves.png')
+      plots.learning_curves(
+          self._metrics_log.records(),
+          self.workdir / run_files.PLOTS / run_files.LEARNING_CURVES)
       self._drawn_at = time.monotonic()
 
   def finish(self, tested_epoch: int) -> None:
@@ -57,14 +59,14 @@ class RunOutputs:
       return
     try:
       if jax.process_count() == 1:
-        evaluate.evaluate_run(self.workdir, 'test', tested_epoch)
-        evaluate.draw_predictions(self.workdir, 'test')
-      page = report.write_report(self.workdir)
+        evaluation.evaluate_run(self.workdir, 'test', tested_epoch)
+        evaluation.draw_predictions(self.workdir, 'test')
+      page = run_report.write_report(self.workdir)
     except Exception as e:  # noqa: BLE001 - the run is saved; say what failed.
       log.warning('The run is complete, but its report could not be written '
                   '(%s: %s). Retry with `python -m cnnzoo.evaluate --workdir '
-                  '%s` and `python -m cnnzoo.report %s`.', type(e).__name__, e,
-                  self.workdir, self.workdir)
+                  '%s` and `python -m cnnzoo.report --workdir %s`.',
+                  type(e).__name__, e, self.workdir, self.workdir)
       return
     log.info('Report: %s', page)
 

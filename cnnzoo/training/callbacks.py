@@ -1,4 +1,5 @@
-"""Early stopping and reduce-LR-on-plateau, driven by a validation metric.
+"""Early stopping, reduce-LR-on-plateau and the best epoch, driven by a
+validation metric.
 
 The logic is the libraries' (flax's EarlyStopping, optax's reduce_on_plateau);
 this module feeds them one value per epoch and keeps their state as plain
@@ -7,17 +8,19 @@ Both minimize: accuracies are negated.
 """
 
 import dataclasses
+import logging
 import math
 
 import jax.numpy as jnp
-import ml_collections
 import optax
 from flax.training import early_stopping as flax_early_stopping
+
+log = logging.getLogger('cnnzoo')
 
 
 def monitored_value(monitor: str, val_metrics: dict) -> float:
   """Returns the validation metric `monitor` names, as a value to minimize."""
-  metric = monitor.removeprefix('val_')
+  metric = monitor.removeprefix('validation_')
   value = float(val_metrics[metric])
   return value if metric == 'loss' else -value
 
@@ -25,13 +28,16 @@ def monitored_value(monitor: str, val_metrics: dict) -> float:
 class EarlyStopping:
   """Stops training after `patience` epochs without improvement."""
 
-  def __init__(self, config: ml_collections.ConfigDict):
-    self.enabled = config.enabled
-    self.monitor = config.monitor
+  def __init__(self, *, enabled: bool, monitor: str, patience: int,
+               min_delta: float, restore_best: bool = True):
+    self.enabled = enabled
+    self.monitor = monitor
+    self.patience = patience
+    self.restore_best = restore_best  # Test the best epoch, not the last.
     # flax stops after patience + 1 stalled epochs; Keras, and so cnnzoo,
     # after `patience`.
     self._state = flax_early_stopping.EarlyStopping(
-        min_delta=config.min_delta, patience=config.patience - 1)
+        min_delta=min_delta, patience=patience - 1)
 
   def update(self, val_metrics: dict) -> bool:
     """Records one epoch's metrics; returns True when training should stop."""
@@ -52,14 +58,15 @@ class EarlyStopping:
 class ReduceOnPlateau:
   """Multiplies the learning rate by `factor` when the metric stalls."""
 
-  def __init__(self, config: ml_collections.ConfigDict):
-    self.enabled = config.enabled
-    self.monitor = config.monitor
+  def __init__(self, *, enabled: bool, monitor: str, factor: float,
+               patience: int, min_delta: float, cooldown: int,
+               min_scale: float):
+    self.enabled = enabled
+    self.monitor = monitor
     self._transform = optax.contrib.reduce_on_plateau(
-        factor=config.factor, patience=config.patience, rtol=0.0,
+        factor=factor, patience=patience, rtol=0.0,
         # optax needs a positive tolerance; 1e-12 stands for "any improvement".
-        atol=max(config.min_delta, 1e-12), cooldown=config.cooldown,
-        min_scale=config.min_scale)
+        atol=max(min_delta, 1e-12), cooldown=cooldown, min_scale=min_scale)
     self._state = self._transform.init(None)
 
   @property
@@ -81,6 +88,46 @@ class ReduceOnPlateau:
     self._state = self._state._replace(**{
         k: jnp.asarray(float(v), getattr(self._state, k).dtype)
         for k, v in state.items()})
+
+
+class EpochCallbacks:
+  """What the loop calls after each epoch's validation: it tracks the best
+  epoch (by `monitor`), stops early and scales the learning rate on a
+  plateau. Their state lives in the progress record, so a resumed run
+  decides alike."""
+
+  def __init__(self, monitor: str, early_stopping: EarlyStopping,
+               plateau: ReduceOnPlateau):
+    self.monitor = monitor  # Picks the best epoch.
+    self.early_stopping = early_stopping
+    self.plateau = plateau
+
+  def load(self, progress: dict) -> None:
+    """Continues from a saved progress record (after at least one epoch)."""
+    self.early_stopping.load_state_dict(progress['early_stopping'])
+    self.plateau.load_state_dict(progress['plateau'])
+
+  def end_epoch(self, epoch: int, val_metrics: dict, progress: dict) -> bool:
+    """Records epoch `epoch`'s validation metrics in `progress` (best epoch,
+    callback states); returns True when training should stop."""
+    score = self.score(val_metrics)
+    if score >= progress['best_score']:  # On a tie, the longer-trained.
+      progress.update(best_epoch=epoch, best_score=score, best_val=val_metrics)
+    stop = self.early_stopping.update(val_metrics)
+    if self.plateau.enabled and self.plateau.update(val_metrics):
+      log.info('Validation %s stalled: learning rate scaled by %.3g.',
+               self.plateau.monitor, self.plateau.scale)
+    progress.update(early_stopping=self.early_stopping.state_dict(),
+                    plateau=self.plateau.state_dict())
+    if stop:
+      log.info('Early stopping: validation %s has not improved for %d '
+               'epochs; best epoch %d.', self.early_stopping.monitor,
+               self.early_stopping.patience, progress['best_epoch'])
+    return stop
+
+  def score(self, val_metrics: dict) -> float:
+    """The best-epoch score of `val_metrics`: higher is better."""
+    return -monitored_value(self.monitor, val_metrics)
 
 
 def _json_float(value: float) -> float | str:

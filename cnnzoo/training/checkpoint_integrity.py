@@ -10,7 +10,6 @@ loudly from many threads, or not at all); arrays after.
 import hashlib
 import json
 import logging
-import os
 import pathlib
 import sys
 
@@ -18,6 +17,7 @@ import jax
 import numpy as np
 
 from cnnzoo import errors
+from cnnzoo.training import atomic_file
 
 FILE_DIGESTS = 'cnnzoo_file_digests.json'  # In each finished checkpoint.
 
@@ -51,9 +51,8 @@ def write_file_digests(path: pathlib.Path) -> None:
   digests = {str(file.relative_to(path)): _file_digest(file)
              for file in sorted(path.rglob('*'))
              if file.is_file() and file.name != FILE_DIGESTS}
-  temporary = path / (FILE_DIGESTS + '.tmp')
-  temporary.write_text(json.dumps(digests, indent=0, sort_keys=True))
-  os.replace(temporary, path / FILE_DIGESTS)
+  atomic_file.write_text(path / FILE_DIGESTS,
+                         json.dumps(digests, indent=0, sort_keys=True))
 
 
 def _file_digest(path: pathlib.Path) -> str:

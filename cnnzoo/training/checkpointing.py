@@ -37,7 +37,6 @@ from cnnzoo.training import checkpoint_integrity as integrity
 from cnnzoo import errors
 
 log = logging.getLogger('cnnzoo')
-DAMAGED = 'damaged_checkpoints'  # Beside checkpoints/: set aside, kept.
 
 
 class _CheckpointManager(ocp.CheckpointManager):
@@ -57,7 +56,9 @@ class _CheckpointManager(ocp.CheckpointManager):
 class RunCheckpoints:
   """Saves and restores the epochs of one run under `directory`."""
 
-  def __init__(self, directory: pathlib.Path, keep_latest: int,
+  def __init__(self, directory: pathlib.Path,
+               preempted_directory: pathlib.Path,
+               damaged_directory: pathlib.Path, *, keep_latest: int,
                async_save: bool):
     policy = preservation_policy.AnyPreservationPolicy([
         preservation_policy.LatestN(keep_latest),
@@ -76,7 +77,8 @@ class RunCheckpoints:
             enable_async_checkpointing=async_save,
             cleanup_tmp_directories=True),  # Left by a killed save.
         item_handlers=_item_handlers())
-    self.preempted_directory = directory.with_name('preempted')
+    self.preempted_directory = preempted_directory
+    self.damaged_directory = damaged_directory  # Set aside, kept.
     self._preempted = _CheckpointManager(
         self.preempted_directory.absolute(),
         options=ocp.CheckpointManagerOptions(
@@ -123,8 +125,8 @@ class RunCheckpoints:
     manager = self._manager if epoch is not None else self._preempted
     source = (self.directory / str(epoch) if epoch is not None else
               self.preempted_directory)
-    target = self.directory.with_name(DAMAGED) / (
-        str(epoch) if epoch is not None else 'preempted')
+    target = self.damaged_directory / (
+        str(epoch) if epoch is not None else self.preempted_directory.name)
     if jax.process_index() == 0:
       suffix = 1
       while target.exists():  # Damaged twice: keep both.

@@ -87,7 +87,8 @@ def check(progress: dict, config, directory,
   are taken as they are.
   """
   saved = progress.get('config')
-  changes = {} if saved is None else differences(saved, config)
+  changes = ({} if saved is None
+             else differences(defaults.upgrade(saved), config))
   if changes and not accept:
     raise errors.WorkdirError(refusal(directory, progress['epoch'], changes))
   progress = {**progress, 'config': as_saved(config)}

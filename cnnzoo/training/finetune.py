@@ -1,4 +1,5 @@
-"""Which weights stay fixed while the rest trains (`config.finetune`).
+"""Starting from loaded weights (`adopt`), and which weights stay fixed
+while the rest trains (`config.finetune`).
 
 `finetune.freeze` is '' (nothing), 'backbone' (every weight `init_from`
 loaded, so all but a new head), or a regular expression searched in each
@@ -11,6 +12,8 @@ import re
 from typing import NamedTuple
 
 import flax
+import jax.numpy as jnp
+import numpy as np
 
 from cnnzoo import errors
 
@@ -58,3 +61,20 @@ def frozen_weights(freeze: str, variables, loaded=None) -> Frozen | None:
         f'weights for another class count. Otherwise narrow the pattern.')
   tree = flax.traverse_util.unflatten_dict(frozen)
   return Frozen(tree.get('params', {}), tree.get('batch_stats', {}))
+
+
+def adopt(fresh, loaded) -> tuple[dict, list[str]]:
+  """Returns `fresh` with every leaf `loaded` has in the same shape.
+
+  Leaves whose shapes differ (a classifier for other classes) stay fresh and
+  are listed in the second return value.
+  """
+  fresh_flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(fresh))
+  loaded_flat = flax.traverse_util.flatten_dict(flax.core.unfreeze(loaded))
+  kept_fresh = []
+  for key, value in fresh_flat.items():
+    if key in loaded_flat and np.shape(loaded_flat[key]) == value.shape:
+      fresh_flat[key] = jnp.asarray(loaded_flat[key], value.dtype)
+    else:
+      kept_fresh.append('/'.join(key))
+  return flax.traverse_util.unflatten_dict(fresh_flat), kept_fresh

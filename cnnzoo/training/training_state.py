@@ -14,7 +14,7 @@ import ml_collections
 from jax.sharding import Mesh
 
 from cnnzoo import models
-from cnnzoo.training import finetune, optim, parallel, steps, weights
+from cnnzoo.training import finetune, optim, parallel, steps
 
 log = logging.getLogger('cnnzoo')
 
@@ -36,17 +36,19 @@ def create_model(config: ml_collections.ConfigDict, num_classes: int):
 
 def create(config: ml_collections.ConfigDict, num_classes: int,
            input_shape: tuple[int, int, int], steps_per_epoch: int,
-           mesh: Mesh) -> tuple[Callable[[int], Any], steps.TrainState,
-                                steps.StepOptions]:
-  """Returns the learning-rate schedule, the first state (from init_from's
-  weights when set) and the train step's options.
+           mesh: Mesh, init_weights: tuple[dict, str] | None = None
+           ) -> tuple[Callable[[int], Any], steps.TrainState,
+                      steps.StepOptions]:
+  """Returns the learning-rate schedule, the first state and the train
+  step's options.
 
-  `steps_per_epoch` counts optimizer updates.
+  `steps_per_epoch` counts optimizer updates. `init_weights`: (variables,
+  where they came from) to start from instead of fresh ones (init_from;
+  `finetune.freeze` names layers of them).
   """
   model = create_model(config, num_classes)
   schedule = optim.make_schedule(config, steps_per_epoch)
-  loaded = (weights.load(config.init_from, config.model.name)
-            if config.init_from else None)
+  loaded, source = init_weights or (None, None)
   shapes = jax.eval_shape(model.init, jax.random.PRNGKey(0),
                           jnp.zeros((1, *input_shape)))
   frozen = finetune.frozen_weights(config.finetune.freeze, shapes, loaded)
@@ -59,7 +61,7 @@ def create(config: ml_collections.ConfigDict, num_classes: int,
       model, tx, input_shape, config.seed, mesh, ema=config.ema_decay > 0,
       loss_scaling=config.compute_dtype == 'float16')
   if loaded is not None:
-    state = _start_from_weights(state, loaded, config.init_from, mesh)
+    state = _start_from_weights(state, loaded, source, mesh)
   accumulation = config.optimizer.accumulation_steps
   options = steps.StepOptions.from_config(
       config, frozen_stats=frozen and frozen.batch_stats,
@@ -70,7 +72,7 @@ def create(config: ml_collections.ConfigDict, num_classes: int,
 def _start_from_weights(state, loaded, source, mesh):
   """Replaces the fresh weights with loaded ones (a new head kept)."""
   fresh = {'params': state.params, 'batch_stats': state.batch_stats}
-  variables, kept_fresh = weights.adopt(fresh, loaded)
+  variables, kept_fresh = finetune.adopt(fresh, loaded)
   if kept_fresh:
     log.info('Started from %s; freshly initialized: %s', source,
              ', '.join(kept_fresh))

@@ -21,15 +21,13 @@ from jax.experimental import multihost_utils
 
 from cnnzoo import errors
 
-FILE = '.lock'
-
 
 class WorkdirLock:
   """A context holding the lock on `workdir`; raises WorkdirBusyError on
   entry when another run holds it."""
 
-  def __init__(self, workdir: pathlib.Path):
-    self.path = pathlib.Path(workdir) / FILE
+  def __init__(self, path: pathlib.Path):
+    self.path = pathlib.Path(path)  # The lock file, in the workdir.
     self._file = None
 
   def __enter__(self):

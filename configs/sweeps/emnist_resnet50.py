@@ -11,10 +11,9 @@ reduce-on-plateau), leaky_relu, dropout (0.5 before the classifier), augment
 zeros in a 32x32 input instead of the 28x28 input).
 """
 
-import importlib.util
 import pathlib
 
-from cnnzoo import errors
+from cnnzoo.config import loader, recipes
 
 VARIANTS = {
     'baseline': {},
@@ -29,26 +28,13 @@ VARIANTS = {
 }
 
 
-def _baseline():
-  path = pathlib.Path(__file__).parent.parent / 'resnet50_emnist.py'
-  spec = importlib.util.spec_from_file_location('resnet50_emnist', path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config()
-
-
 def get_config(arg: str | None = None):
-  name, _, smoke = (arg or 'baseline').partition(',')
-  if name == 'smoke':
-    name, smoke = 'baseline', 'smoke'
-  if name not in VARIANTS or smoke not in ('', 'smoke'):
-    raise errors.ConfigError(
-        f'emnist_resnet50.py takes one of {", ".join(VARIANTS)}, optionally '
-        f'with ",smoke" (as emnist_resnet50.py:adam,smoke), not {arg!r}.')
-  config = _baseline()
-  for key, value in VARIANTS[name].items():
+  arg = recipes.parse_arg(arg, __file__, {
+      name: ', '.join(f'{k}={v!r}' for k, v in changes.items()) or 'as is'
+      for name, changes in VARIANTS.items()})
+  config = loader.load(str(pathlib.Path(__file__).parent.parent /
+                           'resnet50_emnist.py'))
+  for key, value in VARIANTS[arg.variant or 'baseline'].items():
     section, _, field = key.rpartition('.')
     (config[section] if section else config)[field] = value
-  if smoke:
-    config.num_epochs = 2
-  return config
+  return recipes.apply_smoke(config, arg)
