@@ -8,6 +8,10 @@ class or a `functools.partial` of one (a preset), and input_shape is the
 Every module takes NHWC images and `train: bool` and returns class logits in
 float32. Models with auxiliary classifiers `sow` their logits into the
 'aux_logits' collection in training; the train step adds their losses.
+
+Beside the families: `counting` (parameters, FLOPs), `table` (a model's
+layer table, the README's model table) and `torch_weights` (PyTorch weight
+files read as numpy).
 """
 
 import dataclasses

@@ -26,27 +26,32 @@ Flax path features_denseblock1/denselayer1/norm1 is torchvision's
 `features.transition1.conv`, the head is `classifier`.
 """
 
+import dataclasses
 import functools
 from typing import Any, Callable, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
 
-from cnnzoo.models import layers, pooling
+from cnnzoo.models import layers
 from cnnzoo.models.conv import Conv
 
 # torchvision initializes convs with kaiming_normal_ (fan_in, gain sqrt 2).
 _conv_init = nn.initializers.he_normal()
 
 
-class DenseLayer(nn.Module):
-  """BN-ReLU-1x1 conv-BN-ReLU-3x3 conv: returns the `growth_rate` new maps."""
+class _LayerFields(nn.Module):
+  """A dense layer's fields, which a dense block passes on to its layers."""
 
   growth_rate: int
   bn_size: int
   drop_rate: float
   dtype: Any = jnp.float32
   activation: Callable = nn.relu
+
+
+class DenseLayer(_LayerFields):
+  """BN-ReLU-1x1 conv-BN-ReLU-3x3 conv: returns the `growth_rate` new maps."""
 
   @nn.compact
   def __call__(self, x, train: bool):
@@ -62,15 +67,11 @@ class DenseLayer(nn.Module):
     return nn.Dropout(self.drop_rate, deterministic=not train)(x)
 
 
-class DenseBlock(nn.Module):
+class DenseBlock(_LayerFields):
   """`num_layers` dense layers, each seeing all the maps before it."""
 
-  num_layers: int
-  growth_rate: int
-  bn_size: int
-  drop_rate: float
-  dtype: Any = jnp.float32
-  activation: Callable = nn.relu
+  # Keyword-only: it follows the layer fields' defaults.
+  num_layers: int = dataclasses.field(kw_only=True)
 
   @nn.compact
   def __call__(self, x, train: bool):
@@ -99,8 +100,10 @@ class Transition(nn.Module):
     return nn.avg_pool(x, (2, 2), strides=(2, 2))
 
 
-class DenseNet(nn.Module):
+class DenseNet(layers.TupleFields):
   """Returns class logits; see the module docstring."""
+
+  tuple_fields = ('block_config',)
 
   block_config: Sequence[int] = (6, 12, 24, 16)
   growth_rate: int = 32
@@ -114,30 +117,18 @@ class DenseNet(nn.Module):
   small_input: bool = False  # CIFAR stem: 3x3 stride-1 conv, no max-pool.
   dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
 
-  def __post_init__(self):
-    layers.lists_to_tuples(self, 'block_config')
-    super().__post_init__()
-
   @nn.compact
   def __call__(self, x, train: bool = False):
     activation = layers.activation_fn(self.activation)
-    x = x.astype(self.dtype)
-    if self.small_input:
-      kernel, stride, padding = (3, 3), (1, 1), ((1, 1), (1, 1))
-    else:
-      kernel, stride, padding = (7, 7), (2, 2), ((3, 3), (3, 3))
-    x = Conv(self.num_init_features, kernel, stride, padding=padding,
-             use_bias=False, kernel_init=_conv_init, dtype=self.dtype,
-             name='features_conv0')(x)
-    x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                     epsilon=1e-5, dtype=self.dtype, name='features_norm0')(x)
-    x = activation(x)
-    if not self.small_input:
-      x = pooling.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+    x = layers.stem(x.astype(self.dtype), self.num_init_features, 7,
+                    small_input=self.small_input, train=train,
+                    names=('features_conv0', 'features_norm0'),
+                    dtype=self.dtype, activation=activation,
+                    kernel_init=_conv_init)
 
     for i, num_layers in enumerate(self.block_config):
-      x = DenseBlock(num_layers, self.growth_rate, self.bn_size,
-                     self.drop_rate, self.dtype, activation,
+      x = DenseBlock(self.growth_rate, self.bn_size, self.drop_rate,
+                     self.dtype, activation, num_layers=num_layers,
                      name=f'features_denseblock{i + 1}')(x, train)
       if i != len(self.block_config) - 1:
         features = int(x.shape[-1] * self.compression)
@@ -146,10 +137,9 @@ class DenseNet(nn.Module):
 
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                      epsilon=1e-5, dtype=self.dtype, name='features_norm5')(x)
-    x = jnp.mean(activation(x), axis=(1, 2))
-    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    x = nn.Dense(self.num_classes, dtype=self.dtype, name='classifier')(x)
-    return x.astype(jnp.float32)
+    return layers.classifier_head(activation(x), self.num_classes,
+                                  dropout_rate=self.dropout_rate, train=train,
+                                  dtype=self.dtype, name='classifier')
 
 
 DenseNet121 = functools.partial(DenseNet, block_config=(6, 12, 24, 16))

@@ -170,11 +170,10 @@ class EfficientNet(nn.Module):
         block_id += 1
     x = layer(x, 4 * stages[-1][4], 1, name=f'features_{len(stages) + 1}')
 
-    x = jnp.mean(x, axis=(1, 2))
-    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    x = nn.Dense(self.num_classes, kernel_init=_dense_init, dtype=self.dtype,
-                 name='classifier_1')(x)
-    return x.astype(jnp.float32)
+    return layers.classifier_head(x, self.num_classes,
+                                  dropout_rate=self.dropout_rate, train=train,
+                                  dtype=self.dtype, name='classifier_1',
+                                  kernel_init=_dense_init)
 
 
 # torchvision's B5-B7: BatchNorm2d(eps=0.001, momentum=0.01).

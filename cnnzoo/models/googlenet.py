@@ -183,11 +183,10 @@ class GoogLeNet(nn.Module):
     x = max_pool_ceil(x, 2, 2)
     x = block('5b')(block('5a')(x, train), train)
 
-    x = jnp.mean(x, axis=(1, 2))
-    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    x = nn.Dense(self.num_classes, kernel_init=nn.initializers.normal(0.01),
-                 dtype=self.dtype, name='fc')(x)
-    return x.astype(jnp.float32)
+    return layers.classifier_head(x, self.num_classes,
+                                  dropout_rate=self.dropout_rate, train=train,
+                                  dtype=self.dtype, name='fc',
+                                  kernel_init=nn.initializers.normal(0.01))
 
 
 MODELS = {

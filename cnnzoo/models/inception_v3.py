@@ -41,6 +41,7 @@ Mixed_6b/branch7x7_2/conv is torchvision's `Mixed_6b.branch7x7_2.conv`,
 AuxLogits/conv1/bn is `AuxLogits.conv1.bn`, the head is `fc`.
 """
 
+import dataclasses
 import functools
 from typing import Any, Callable
 
@@ -55,22 +56,6 @@ from cnnzoo.models.layers import adaptive_avg_pool
 _Conv = functools.partial(BasicConv2d, init_std=0.1)
 
 
-def _conv_of(block):
-  """_Conv with the dtype and activation of `block`."""
-  return functools.partial(_Conv, dtype=block.dtype,
-                           activation=block.activation)
-
-
-def _chain(conv, prefix, specs, x, train):
-  """Runs `conv` layers named prefix_1, prefix_2, ... in sequence.
-
-  `specs` holds (features, kernel_size[, strides[, padding]]) tuples.
-  """
-  for i, spec in enumerate(specs):
-    x = conv(*spec, name=f'{prefix}_{i + 1}')(x, train)
-  return x
-
-
 def _avg_pool_3x3(x):
   """F.avg_pool2d(x, 3, stride=1, padding=1): the zero padding counts."""
   return nn.avg_pool(x, (3, 3), (1, 1), padding=((1, 1), (1, 1)),
@@ -81,118 +66,118 @@ def _max_pool_3x3_stride_2(x):
   return pooling.max_pool(x, (3, 3), (2, 2))
 
 
-class InceptionA(nn.Module):
+class _Block(nn.Module):
+  """What the blocks share: the compute dtype, the activation, and convs
+  made with them. A block's own fields are keyword-only, as they follow
+  these defaults."""
+
+  dtype: Any = jnp.float32
+  activation: Callable = nn.relu
+
+  def conv(self, *spec, **fields):
+    """A _Conv of spec (features, kernel_size[, strides[, padding]])."""
+    return _Conv(*spec, dtype=self.dtype, activation=self.activation,
+                 **fields)
+
+  def chain(self, x, train, prefix, *specs):
+    """Runs convs of `specs` named prefix_1, prefix_2, ... in sequence."""
+    for i, spec in enumerate(specs):
+      x = self.conv(*spec, name=f'{prefix}_{i + 1}')(x, train)
+    return x
+
+
+class InceptionA(_Block):
   """35x35 block: 1x1, 1x1-5x5, 1x1-3x3-3x3 and pool-1x1 branches."""
 
-  pool_features: int
-  dtype: Any = jnp.float32
-  activation: Callable = nn.relu
+  pool_features: int = dataclasses.field(kw_only=True)
 
   @nn.compact
   def __call__(self, x, train: bool):
-    conv = _conv_of(self)
-    chain = functools.partial(_chain, conv, x=x, train=train)
     return jnp.concatenate([
-        conv(64, 1, name='branch1x1')(x, train),
-        chain('branch5x5', [(48, 1), (64, 5, 1, 2)]),
-        chain('branch3x3dbl', [(64, 1), (96, 3, 1, 1), (96, 3, 1, 1)]),
-        conv(self.pool_features, 1,
-             name='branch_pool')(_avg_pool_3x3(x), train),
+        self.conv(64, 1, name='branch1x1')(x, train),
+        self.chain(x, train, 'branch5x5', (48, 1), (64, 5, 1, 2)),
+        self.chain(x, train, 'branch3x3dbl', (64, 1), (96, 3, 1, 1),
+                   (96, 3, 1, 1)),
+        self.conv(self.pool_features, 1,
+                  name='branch_pool')(_avg_pool_3x3(x), train),
     ], axis=-1)
 
 
-class InceptionB(nn.Module):
+class InceptionB(_Block):
   """Grid reduction 35x35 -> 17x17: strided 3x3, 1x1-3x3-3x3/2, max-pool."""
 
-  dtype: Any = jnp.float32
-  activation: Callable = nn.relu
-
   @nn.compact
   def __call__(self, x, train: bool):
-    conv = _conv_of(self)
-    chain = functools.partial(_chain, conv, x=x, train=train)
     return jnp.concatenate([
-        conv(384, 3, 2, name='branch3x3')(x, train),
-        chain('branch3x3dbl', [(64, 1), (96, 3, 1, 1), (96, 3, 2)]),
+        self.conv(384, 3, 2, name='branch3x3')(x, train),
+        self.chain(x, train, 'branch3x3dbl', (64, 1), (96, 3, 1, 1),
+                   (96, 3, 2)),
         _max_pool_3x3_stride_2(x),
     ], axis=-1)
 
 
-class InceptionC(nn.Module):
+# The factorized 7x7: (kernel_size, strides, padding) of a 1x7 and a 7x1 conv.
+_ROW, _COLUMN = ((1, 7), 1, (0, 3)), ((7, 1), 1, (3, 0))
+
+
+class InceptionC(_Block):
   """17x17 block with 7x7 convs factorized into 1x7 and 7x1."""
 
-  channels_7x7: int
-  dtype: Any = jnp.float32
-  activation: Callable = nn.relu
+  channels_7x7: int = dataclasses.field(kw_only=True)
 
   @nn.compact
   def __call__(self, x, train: bool):
-    conv = _conv_of(self)
-    chain = functools.partial(_chain, conv, x=x, train=train)
     c7 = self.channels_7x7
-    row, column = ((1, 7), 1, (0, 3)), ((7, 1), 1, (3, 0))
     return jnp.concatenate([
-        conv(192, 1, name='branch1x1')(x, train),
-        chain('branch7x7', [(c7, 1), (c7, *row), (192, *column)]),
-        chain('branch7x7dbl', [(c7, 1), (c7, *column), (c7, *row),
-                               (c7, *column), (192, *row)]),
-        conv(192, 1, name='branch_pool')(_avg_pool_3x3(x), train),
+        self.conv(192, 1, name='branch1x1')(x, train),
+        self.chain(x, train, 'branch7x7', (c7, 1), (c7, *_ROW),
+                   (192, *_COLUMN)),
+        self.chain(x, train, 'branch7x7dbl', (c7, 1), (c7, *_COLUMN),
+                   (c7, *_ROW), (c7, *_COLUMN), (192, *_ROW)),
+        self.conv(192, 1, name='branch_pool')(_avg_pool_3x3(x), train),
     ], axis=-1)
 
 
-class InceptionD(nn.Module):
+class InceptionD(_Block):
   """Grid reduction 17x17 -> 8x8: 1x1-3x3/2, 1x1-1x7-7x1-3x3/2, max-pool."""
-
-  dtype: Any = jnp.float32
-  activation: Callable = nn.relu
 
   @nn.compact
   def __call__(self, x, train: bool):
-    conv = _conv_of(self)
-    chain = functools.partial(_chain, conv, x=x, train=train)
     return jnp.concatenate([
-        chain('branch3x3', [(192, 1), (320, 3, 2)]),
-        chain('branch7x7x3', [(192, 1), (192, (1, 7), 1, (0, 3)),
-                              (192, (7, 1), 1, (3, 0)), (192, 3, 2)]),
+        self.chain(x, train, 'branch3x3', (192, 1), (320, 3, 2)),
+        self.chain(x, train, 'branch7x7x3', (192, 1), (192, *_ROW),
+                   (192, *_COLUMN), (192, 3, 2)),
         _max_pool_3x3_stride_2(x),
     ], axis=-1)
 
 
-class InceptionE(nn.Module):
+class InceptionE(_Block):
   """8x8 block whose 3x3 branches end in parallel 1x3 and 3x1 convs."""
-
-  dtype: Any = jnp.float32
-  activation: Callable = nn.relu
 
   @nn.compact
   def __call__(self, x, train: bool):
-    conv = _conv_of(self)
-
     def split(prefix, y):  # Parallel 1x3 and 3x1 convs, concatenated.
       return jnp.concatenate([
-          conv(384, (1, 3), padding=(0, 1), name=f'{prefix}a')(y, train),
-          conv(384, (3, 1), padding=(1, 0), name=f'{prefix}b')(y, train),
+          self.conv(384, (1, 3), padding=(0, 1), name=f'{prefix}a')(y, train),
+          self.conv(384, (3, 1), padding=(1, 0), name=f'{prefix}b')(y, train),
       ], axis=-1)
 
-    branch3x3 = conv(384, 1, name='branch3x3_1')(x, train)
-    branch3x3dbl = conv(448, 1, name='branch3x3dbl_1')(x, train)
-    branch3x3dbl = conv(384, 3, padding=1,
-                        name='branch3x3dbl_2')(branch3x3dbl, train)
+    branch3x3 = self.conv(384, 1, name='branch3x3_1')(x, train)
+    branch3x3dbl = self.chain(x, train, 'branch3x3dbl', (448, 1),
+                              (384, 3, 1, 1))
     return jnp.concatenate([
-        conv(320, 1, name='branch1x1')(x, train),
+        self.conv(320, 1, name='branch1x1')(x, train),
         split('branch3x3_2', branch3x3),
         split('branch3x3dbl_3', branch3x3dbl),
-        conv(192, 1, name='branch_pool')(_avg_pool_3x3(x), train),
+        self.conv(192, 1, name='branch_pool')(_avg_pool_3x3(x), train),
     ], axis=-1)
 
 
-class InceptionAux(nn.Module):
+class InceptionAux(_Block):
   """The auxiliary classifier; records its logits in training."""
 
-  num_classes: int
+  num_classes: int = dataclasses.field(kw_only=True)
   adaptive_pool: bool = False  # Pool to 5x5 whatever the input (small_input).
-  dtype: Any = jnp.float32
-  activation: Callable = nn.relu
 
   @nn.compact
   def __call__(self, x, train: bool):
@@ -200,9 +185,8 @@ class InceptionAux(nn.Module):
       x = adaptive_avg_pool(x, (5, 5))
     else:
       x = nn.avg_pool(x, (5, 5), (3, 3))
-    conv = _conv_of(self)
-    x = conv(128, 1, name='conv0')(x, train)
-    x = conv(768, 5, name='conv1')(x, train)
+    x = self.conv(128, 1, name='conv0')(x, train)
+    x = self.conv(768, 5, name='conv1')(x, train)
     x = jnp.mean(x, axis=(1, 2))
     logits = nn.Dense(self.num_classes, dtype=self.dtype,
                       kernel_init=nn.initializers.normal(0.001),
@@ -240,23 +224,23 @@ class Inception3(nn.Module):
       x = _max_pool_3x3_stride_2(x)
 
     for name, pool_features in (('5b', 32), ('5c', 64), ('5d', 64)):
-      x = InceptionA(pool_features, **shared, name=f'Mixed_{name}')(x, train)
+      x = InceptionA(**shared, pool_features=pool_features,
+                     name=f'Mixed_{name}')(x, train)
     x = InceptionB(**shared, name='Mixed_6a')(x, train)
     for name, c7 in (('6b', 128), ('6c', 160), ('6d', 160), ('6e', 192)):
-      x = InceptionC(c7, **shared, name=f'Mixed_{name}')(x, train)
+      x = InceptionC(**shared, channels_7x7=c7, name=f'Mixed_{name}')(x, train)
     # At init as well, so the head's parameters exist for training.
     if self.aux_logits and (train or self.is_initializing()):
-      InceptionAux(self.num_classes, self.small_input, **shared,
-                   name='AuxLogits')(x, train)
+      InceptionAux(**shared, num_classes=self.num_classes,
+                   adaptive_pool=self.small_input, name='AuxLogits')(x, train)
     x = InceptionD(**shared, name='Mixed_7a')(x, train)
     x = InceptionE(**shared, name='Mixed_7b')(x, train)
     x = InceptionE(**shared, name='Mixed_7c')(x, train)
 
-    x = jnp.mean(x, axis=(1, 2))
-    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    x = nn.Dense(self.num_classes, kernel_init=nn.initializers.normal(0.1),
-                 dtype=self.dtype, name='fc')(x)
-    return x.astype(jnp.float32)
+    return layers.classifier_head(x, self.num_classes,
+                                  dropout_rate=self.dropout_rate, train=train,
+                                  dtype=self.dtype, name='fc',
+                                  kernel_init=nn.initializers.normal(0.1))
 
 
 MODELS = {

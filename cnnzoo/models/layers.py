@@ -1,7 +1,7 @@
 """Layers several model families share, in PyTorch's exact semantics."""
 
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import flax.linen as nn
 import jax
@@ -47,15 +47,21 @@ def _as_tuple(value):
   return value
 
 
-def lists_to_tuples(module: nn.Module, *names: str) -> None:
-  """Turns the list fields `names` of `module` into (nested) tuples.
+class TupleFields(nn.Module):
+  """A module whose fields named in `tuple_fields` are kept as (nested)
+  tuples when given as lists.
 
-  Call it in `__post_init__`. Configs may give sequences as lists, and a
-  module must hash: a TrainState's apply_fn is static under jit.
+  Configs give sequences as lists, and a module must hash: a TrainState's
+  apply_fn is static under jit.
   """
-  for name in names:
-    # Fields are frozen; dataclass' own escape hatch sets them once here.
-    object.__setattr__(module, name, _as_tuple(getattr(module, name)))
+
+  tuple_fields: ClassVar[tuple[str, ...]] = ()
+
+  def __post_init__(self):
+    for name in self.tuple_fields:
+      # Fields are frozen; dataclass' own escape hatch sets them once here.
+      object.__setattr__(self, name, _as_tuple(getattr(self, name)))
+    super().__post_init__()
 
 
 def adaptive_avg_pool(x, output_size: tuple[int, int]):
@@ -99,6 +105,43 @@ def max_pool_ceil(x, window: int = 3, stride: int = 2):
       out -= 1
     pads.append((0, (out - 1) * stride + window - size))
   return pooling.max_pool(x, (window, window), (stride, stride), padding=pads)
+
+
+def stem(x, features: int, kernel: int, *, small_input: bool, train: bool,
+         names: tuple[str, str], dtype: Any, activation: Callable,
+         kernel_init: Callable = nn.initializers.lecun_normal()):
+  """torchvision's ResNet stem, which DenseNet and ShuffleNet share.
+
+  A `kernel` x `kernel` stride-2 conv to `features` maps (no bias, padding
+  kernel // 2), BatchNorm, `activation` and a 3x3 stride-2 max-pool (padding
+  1). `small_input`, the CIFAR stem of kuangliu/pytorch-cifar: a 3x3 stride-1
+  conv and no max-pool. Creates the conv and the BatchNorm under `names` in
+  the calling module; `kernel_init` defaults to nn.Conv's own.
+  """
+  kernel, stride = (3, 1) if small_input else (kernel, 2)
+  pad = kernel // 2
+  x = Conv(features, (kernel, kernel), (stride, stride),
+           padding=((pad, pad), (pad, pad)), use_bias=False,
+           kernel_init=kernel_init, dtype=dtype, name=names[0])(x)
+  x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                   dtype=dtype, name=names[1])(x)
+  x = activation(x)
+  if not small_input:
+    x = pooling.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+  return x
+
+
+def classifier_head(x, num_classes: int, *, dropout_rate: float, train: bool,
+                    dtype: Any, name: str, **dense_fields):
+  """Global average pool, dropout (in training) and the linear layer `name`
+  (with nn.Dense `dense_fields` such as kernel_init): float32 class logits.
+
+  Creates the Dropout and the Dense in the calling module.
+  """
+  x = jnp.mean(x, axis=(1, 2))
+  x = nn.Dropout(dropout_rate, deterministic=not train)(x)
+  x = nn.Dense(num_classes, dtype=dtype, name=name, **dense_fields)(x)
+  return x.astype(jnp.float32)
 
 
 # torchvision: kaiming_normal_(mode='fan_out') for convolutions.

@@ -44,6 +44,7 @@ scheme (features_0_0 stem, features_i/conv_0_0 depthwise, .../conv_1_0
 pointwise, classifier_1).
 """
 
+import dataclasses
 import functools
 from typing import Any, Callable, Sequence
 
@@ -85,17 +86,48 @@ def _classifier(x, num_classes, dtype, name):
                   name=name)(x)
 
 
-# ---------------------------------------------------------------- V1
+class _MobileNet(nn.Module):
+  """The fields of every version, its stem, and V1's and V2's head."""
+
+  num_classes: int = 1000
+  width_multiplier: float = 1.0  # Scales every conv's maps (multiples of 8).
+  dropout_rate: float = 0.0  # Before the classifier; V1's paper has none.
+  small_input: bool = False  # Stride-1 stem (V2: and first 24-map block).
+  epsilon: float = 1e-5  # BatchNorm's.
+  dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
+
+  def stem(self, x, train, activation, features):
+    """features_0: the input in the compute dtype, then a 3x3
+    conv-BN-`activation` to `features` maps times the width multiplier,
+    stride 2 (1 with small_input)."""
+    return activation(_conv_bn_in(self, train)(
+        x.astype(self.dtype), make_divisible(features * self.width_multiplier),
+        3, 1 if self.small_input else 2,
+        names=('features_0_0', 'features_0_1')))
+
+  def head(self, x, train):
+    """V1's and V2's: pool, dropout, `classifier_1`; float32 logits."""
+    return layers.classifier_head(x, self.num_classes,
+                                  dropout_rate=self.dropout_rate, train=train,
+                                  dtype=self.dtype, name='classifier_1',
+                                  kernel_init=_dense_init)
 
 
-class DepthwiseSeparable(nn.Module):
-  """3x3 depthwise conv-BN-ReLU, then 1x1 pointwise conv-BN-ReLU."""
+class _Block(nn.Module):
+  """The fields of V1's and V2's blocks."""
 
   features: int
   stride: int
   epsilon: float = 1e-5
   dtype: Any = jnp.float32
   activation: Callable = nn.relu
+
+
+# ---------------------------------------------------------------- V1
+
+
+class DepthwiseSeparable(_Block):
+  """3x3 depthwise conv-BN-ReLU, then 1x1 pointwise conv-BN-ReLU."""
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -113,48 +145,32 @@ V1_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
              (1024, 1))
 
 
-class MobileNetV1(nn.Module):
+class MobileNetV1(_MobileNet):
   """Returns class logits; see the module docstring."""
 
-  num_classes: int = 1000
-  width_multiplier: float = 1.0  # Scales every conv's maps (multiples of 8).
-  dropout_rate: float = 0.0  # Before the classifier; the paper has none.
-  small_input: bool = False  # Stride-1 stem.
   activation: str = 'relu'  # After every conv.
-  epsilon: float = 1e-5
-  dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    conv = _conv_bn_in(self, train)
     activation = layers.activation_fn(self.activation)
-    x = x.astype(self.dtype)
-    x = activation(conv(x, make_divisible(32 * self.width_multiplier), 3,
-                        1 if self.small_input else 2,
-                        names=('features_0_0', 'features_0_1')))
+    x = self.stem(x, train, activation, 32)
     for i, (features, stride) in enumerate(V1_BLOCKS, start=1):
       x = DepthwiseSeparable(make_divisible(features * self.width_multiplier),
                              stride, self.epsilon, self.dtype, activation,
                              name=f'features_{i}')(x, train)
-    x = jnp.mean(x, axis=(1, 2))
-    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    x = _classifier(x, self.num_classes, self.dtype, 'classifier_1')
-    return x.astype(jnp.float32)
+    return self.head(x, train)
 
 
 # ---------------------------------------------------------------- V2
 
 
-class InvertedResidual(nn.Module):
+class InvertedResidual(_Block):
   """1x1 expand, 3x3 depthwise (both ReLU6), linear 1x1 project; residual
   when the stride is 1 and the maps match."""
 
-  features: int
-  stride: int
-  expand_ratio: int
-  epsilon: float = 1e-5
-  dtype: Any = jnp.float32
   activation: Callable = nn.relu6
+  # Keyword-only: it follows _Block's defaults.
+  expand_ratio: int = dataclasses.field(kw_only=True)
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -175,42 +191,30 @@ V2_STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
              (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
 
 
-class MobileNetV2(nn.Module):
+class MobileNetV2(_MobileNet):
   """Returns class logits; see the module docstring."""
 
-  num_classes: int = 1000
-  width_multiplier: float = 1.0  # Scales every conv's maps (multiples of 8).
   dropout_rate: float = 0.2  # Before the classifier.
-  small_input: bool = False  # Stride-1 stem and first 24-map block.
   activation: str = 'relu6'  # After every conv but the projections.
-  epsilon: float = 1e-5
-  dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    conv = _conv_bn_in(self, train)
     activation = layers.activation_fn(self.activation)
-    x = x.astype(self.dtype)
-    x = activation(conv(x, make_divisible(32 * self.width_multiplier), 3,
-                        1 if self.small_input else 2,
-                        names=('features_0_0', 'features_0_1')))
+    x = self.stem(x, train, activation, 32)
     index = 1
     for stage, (t, c, n, s) in enumerate(V2_STAGES):
       if self.small_input and stage == 1:
         s = 1
       for repeat in range(n):
         x = InvertedResidual(make_divisible(c * self.width_multiplier),
-                             s if repeat == 0 else 1, t, self.epsilon,
-                             self.dtype, activation,
+                             s if repeat == 0 else 1, self.epsilon,
+                             self.dtype, activation, expand_ratio=t,
                              name=f'features_{index}')(x, train)
         index += 1
     last = make_divisible(1280 * max(1.0, self.width_multiplier))
-    x = activation(conv(x, last, names=(f'features_{index}_0',
-                                        f'features_{index}_1')))
-    x = jnp.mean(x, axis=(1, 2))
-    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    x = _classifier(x, self.num_classes, self.dtype, 'classifier_1')
-    return x.astype(jnp.float32)
+    x = activation(_conv_bn_in(self, train)(
+        x, last, names=(f'features_{index}_0', f'features_{index}_1')))
+    return self.head(x, train)
 
 
 # ---------------------------------------------------------------- V3
@@ -270,17 +274,13 @@ V3_SMALL = (
     (5, 576, 96, True, True, 1))
 
 
-class MobileNetV3(nn.Module):
+class MobileNetV3(_MobileNet):
   """Returns class logits; see the module docstring."""
 
+  dropout_rate: float = 0.2  # Between the two classifier layers.
+  epsilon: float = 1e-3  # torchvision's MobileNetV3 BatchNorm eps.
   blocks: Sequence[tuple] = V3_LARGE  # V3_LARGE or V3_SMALL.
   last_channel: int = 1280  # 1280 large, 1024 small; times width_multiplier.
-  num_classes: int = 1000
-  width_multiplier: float = 1.0  # Scales every conv's maps (multiples of 8).
-  dropout_rate: float = 0.2  # Between the two classifier layers.
-  small_input: bool = False  # Stride-1 stem.
-  epsilon: float = 1e-3  # torchvision's MobileNetV3 BatchNorm eps.
-  dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
 
   @nn.compact
   def __call__(self, x, train: bool = False):
@@ -289,9 +289,7 @@ class MobileNetV3(nn.Module):
     def scaled(maps):
       return make_divisible(maps * self.width_multiplier)
 
-    x = x.astype(self.dtype)
-    x = nn.hard_swish(conv(x, scaled(16), 3, 1 if self.small_input else 2,
-                           names=('features_0_0', 'features_0_1')))
+    x = self.stem(x, train, nn.hard_swish, 16)
     for i, (kernel, expanded, out, se, hs, stride) in enumerate(
         self.blocks, start=1):
       x = InvertedResidualV3(kernel, scaled(expanded), scaled(out), se, hs,

@@ -44,7 +44,7 @@ from typing import Any, Callable, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from cnnzoo.models import layers, pooling
+from cnnzoo.models import layers
 from cnnzoo.models.conv import Conv
 
 # torchvision: kaiming_normal_(mode='fan_out', nonlinearity='relu').
@@ -113,8 +113,10 @@ class Bottleneck(_Block):
     return self.activation(y + self.shortcut(x, features, train))
 
 
-class ResNet(nn.Module):
+class ResNet(layers.TupleFields):
   """Returns class logits; see the module docstring."""
+
+  tuple_fields = ('stage_sizes',)
 
   stage_sizes: Sequence[int] = (2, 2, 2, 2)
   block_cls: type[_Block] = BasicBlock
@@ -127,10 +129,6 @@ class ResNet(nn.Module):
   small_input: bool = False  # CIFAR stem: 3x3 stride-1 conv, no max-pool.
   dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
 
-  def __post_init__(self):
-    layers.lists_to_tuples(self, 'stage_sizes')
-    super().__post_init__()
-
   @nn.compact
   def __call__(self, x, train: bool = False):
     activation = layers.activation_fn(self.activation)
@@ -138,19 +136,10 @@ class ResNet(nn.Module):
     def width(maps):
       return layers.scaled_width(maps, self.width_multiplier)
 
-    x = x.astype(self.dtype)
-    if self.small_input:
-      kernel, stride, padding = (3, 3), (1, 1), ((1, 1), (1, 1))
-    else:
-      kernel, stride, padding = (7, 7), (2, 2), ((3, 3), (3, 3))
-    x = Conv(width(self.width), kernel, stride, padding=padding,
-             use_bias=False, kernel_init=_conv_init, dtype=self.dtype,
-             name='conv1')(x)
-    x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                     epsilon=1e-5, dtype=self.dtype, name='bn1')(x)
-    x = activation(x)
-    if not self.small_input:
-      x = pooling.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+    x = layers.stem(x.astype(self.dtype), width(self.width), 7,
+                    small_input=self.small_input, train=train,
+                    names=('conv1', 'bn1'), dtype=self.dtype,
+                    activation=activation, kernel_init=_conv_init)
 
     for i, num_blocks in enumerate(self.stage_sizes):
       for j in range(num_blocks):
@@ -159,10 +148,9 @@ class ResNet(nn.Module):
                            self.zero_init_residual, self.dtype, activation,
                            name=f'layer{i + 1}_{j}')(x, train)
 
-    x = jnp.mean(x, axis=(1, 2))
-    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    x = nn.Dense(self.num_classes, dtype=self.dtype, name='fc')(x)
-    return x.astype(jnp.float32)
+    return layers.classifier_head(x, self.num_classes,
+                                  dropout_rate=self.dropout_rate, train=train,
+                                  dtype=self.dtype, name='fc')
 
 
 ResNet18 = functools.partial(ResNet, stage_sizes=(2, 2, 2, 2),

@@ -55,7 +55,7 @@ from typing import Any, Callable, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from cnnzoo.models import layers, pooling
+from cnnzoo.models import layers
 from cnnzoo.models.conv import Conv
 
 
@@ -135,42 +135,44 @@ class ShuffleV1Block(_Unit):
     return jnp.concatenate([shortcut, self.activation(y)], axis=-1)
 
 
-def stem(x, features, small_input, train, names, dtype, activation):
-  """3x3 conv-BN-activation and a 3x3 stride-2 max-pool; small_input:
-  stride 1 and no max-pool."""
-  strides = (1, 1) if small_input else (2, 2)
-  x = Conv(features, (3, 3), strides, padding=((1, 1), (1, 1)),
-           use_bias=False, dtype=dtype, name=names[0])(x)
-  x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                   dtype=dtype, name=names[1])(x)
-  x = activation(x)
-  if not small_input:
-    x = pooling.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
-  return x
+class _ShuffleNet(layers.TupleFields):
+  """The knobs of both networks (see the module docstring), their stem and
+  their head."""
 
-
-class ShuffleNetV2(nn.Module):
-  """Returns class logits; see the module docstring."""
+  tuple_fields = ('stages_repeats', 'stages_out_channels')
 
   stages_repeats: Sequence[int] = (4, 8, 4)
-  # Stem, stages 2-4 and conv5 maps (torchvision's stages_out_channels).
-  stages_out_channels: Sequence[int] = (24, 116, 232, 464, 1024)
-  activation: str = 'relu'  # Every ReLU's place: stem, units, conv5.
+  # Stem and stage maps, V2's conv5 last; each network sets its default.
+  stages_out_channels: Sequence[int] = ()
+  activation: str = 'relu'  # Every ReLU's place: stem, units, V2's conv5.
   dropout_rate: float = 0.0  # Before the classifier, in training.
   num_classes: int = 1000
   small_input: bool = False  # CIFAR stem: stride-1 conv, no max-pool.
   dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
 
-  def __post_init__(self):
-    layers.lists_to_tuples(self, 'stages_repeats', 'stages_out_channels')
-    super().__post_init__()
+  def stem(self, x, train, names, activation):
+    """The input in the compute dtype through the 3x3 stem (layers.stem)."""
+    return layers.stem(x.astype(self.dtype), self.stages_out_channels[0], 3,
+                       small_input=self.small_input, train=train, names=names,
+                       dtype=self.dtype, activation=activation)
+
+  def head(self, x, train, name, **dense_fields):
+    """layers.classifier_head: pool, dropout, the linear layer `name`."""
+    return layers.classifier_head(x, self.num_classes,
+                                  dropout_rate=self.dropout_rate, train=train,
+                                  dtype=self.dtype, name=name, **dense_fields)
+
+
+class ShuffleNetV2(_ShuffleNet):
+  """Returns class logits; see the module docstring."""
+
+  # torchvision's stages_out_channels: stem, stages 2-4, conv5.
+  stages_out_channels: Sequence[int] = (24, 116, 232, 464, 1024)
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     activation = layers.activation_fn(self.activation)
-    x = x.astype(self.dtype)
-    x = stem(x, self.stages_out_channels[0], self.small_input, train,
-             ('conv1_0', 'conv1_1'), self.dtype, activation)
+    x = self.stem(x, train, ('conv1_0', 'conv1_1'), activation)
     for stage, (repeats, features) in enumerate(
         zip(self.stages_repeats, self.stages_out_channels[1:-1]), start=2):
       for i in range(repeats):
@@ -180,35 +182,20 @@ class ShuffleNetV2(nn.Module):
              dtype=self.dtype, name='conv5_0')(x)
     x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                      epsilon=1e-5, dtype=self.dtype, name='conv5_1')(x)
-    x = jnp.mean(activation(x), axis=(1, 2))
-    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    x = nn.Dense(self.num_classes, dtype=self.dtype, name='fc')(x)
-    return x.astype(jnp.float32)
+    return self.head(activation(x), train, 'fc')
 
 
-class ShuffleNetV1(nn.Module):
+class ShuffleNetV1(_ShuffleNet):
   """Returns class logits; see the module docstring."""
 
-  stages_repeats: Sequence[int] = (4, 8, 4)
   # Stem and stages 2-4 maps; the paper's Table 1 for g=3 at 1x.
   stages_out_channels: Sequence[int] = (24, 240, 480, 960)
   groups: int = 3
-  activation: str = 'relu'  # Every ReLU's place: stem and units.
-  dropout_rate: float = 0.0  # Before the classifier, in training.
-  num_classes: int = 1000
-  small_input: bool = False  # CIFAR stem: stride-1 conv, no max-pool.
-  dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
-
-  def __post_init__(self):
-    layers.lists_to_tuples(self, 'stages_repeats', 'stages_out_channels')
-    super().__post_init__()
 
   @nn.compact
   def __call__(self, x, train: bool = False):
     activation = layers.activation_fn(self.activation)
-    x = x.astype(self.dtype)
-    x = stem(x, self.stages_out_channels[0], self.small_input, train,
-             ('first_conv_0', 'first_conv_1'), self.dtype, activation)
+    x = self.stem(x, train, ('first_conv_0', 'first_conv_1'), activation)
     index = 0
     for stage, (repeats, features) in enumerate(
         zip(self.stages_repeats, self.stages_out_channels[1:])):
@@ -218,11 +205,7 @@ class ShuffleNetV1(nn.Module):
                            first_group=stage == 0 and i == 0,
                            name=f'features_{index}')(x, train)
         index += 1
-    x = jnp.mean(x, axis=(1, 2))
-    x = nn.Dropout(self.dropout_rate, deterministic=not train)(x)
-    x = nn.Dense(self.num_classes, use_bias=False, dtype=self.dtype,
-                 name='classifier_0')(x)
-    return x.astype(jnp.float32)
+    return self.head(x, train, 'classifier_0', use_bias=False)
 
 
 ShuffleNetV2X0_5 = functools.partial(

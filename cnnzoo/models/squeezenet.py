@@ -35,8 +35,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from cnnzoo.models.conv import Conv
-from cnnzoo.models.layers import (activation_fn, lists_to_tuples,
-                                  max_pool_ceil)
+from cnnzoo.models.layers import activation_fn, max_pool_ceil, TupleFields
 
 # Entries of `features` after the stem conv and its ReLU (torchvision's
 # features.0 and features.1): 'M' is a max pool, a triple is a Fire's
@@ -74,8 +73,10 @@ class Fire(nn.Module):
                             self.activation(expand3x3)], axis=-1)
 
 
-class SqueezeNet(nn.Module):
+class SqueezeNet(TupleFields):
   """Returns class logits; see the module docstring."""
+
+  tuple_fields = ('layers',)
 
   layers: Sequence[Any] = V1_0  # V1_0 or V1_1.
   stem_features: int = 96
@@ -85,10 +86,6 @@ class SqueezeNet(nn.Module):
   small_input: bool = False  # 3x3 stride-1 padded stem, no first max pool.
   activation: str = 'relu'  # Stem and Fires; the head keeps its ReLU.
   dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
-
-  def __post_init__(self):
-    lists_to_tuples(self, 'layers')
-    super().__post_init__()
 
   @nn.compact
   def __call__(self, x, train: bool = False):

@@ -44,7 +44,7 @@ import jax.numpy as jnp
 from cnnzoo.models import pooling
 from cnnzoo.models.conv import Conv
 from cnnzoo.models.layers import (activation_fn, adaptive_avg_pool,
-                                  flatten_chw, lists_to_tuples, scaled_width)
+                                  flatten_chw, scaled_width, TupleFields)
 
 # torchvision's cfgs: conv output channels, 'M' for a max pool.
 CFG_A = (64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M')
@@ -59,8 +59,10 @@ _conv_init = nn.initializers.variance_scaling(2.0, 'fan_out', 'normal')
 _dense_init = nn.initializers.normal(0.01)
 
 
-class VGG(nn.Module):
+class VGG(TupleFields):
   """Returns class logits; see the module docstring."""
+
+  tuple_fields = ('layers',)
 
   layers: Sequence[Any] = CFG_A  # CFG_A, CFG_B, CFG_D or CFG_E.
   use_batchnorm: bool = False  # BatchNorm after every conv (the _bn presets).
@@ -70,10 +72,6 @@ class VGG(nn.Module):
   activation: str = 'relu'  # After each conv and hidden dense layer.
   width_multiplier: float = 1.0  # Scales the conv maps; not the 4096 units.
   dtype: Any = jnp.float32  # Compute dtype; parameters stay float32.
-
-  def __post_init__(self):
-    lists_to_tuples(self, 'layers')
-    super().__post_init__()
 
   @nn.compact
   def __call__(self, x, train: bool = False):
