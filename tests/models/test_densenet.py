@@ -13,15 +13,20 @@ import pytest
 
 from cnnzoo import models
 from cnnzoo.models import densenet
-from tests.model_helpers import (
+from tests.models.helpers import (
     abstract_variables,
     assert_activation_changes_outputs_not_parameters,
     count_params,
+    eval_and_train,
+    keys,
     layer_output_shapes,
     numpy_variables,
     preset_variables,
-    train_logits,
+    unoptimized_compilation,
 )
+
+_unoptimized = pytest.fixture(autouse=True, scope='module')(
+    unoptimized_compilation)
 
 
 @pytest.mark.parametrize('name, count', [('densenet121', 7_978_856),
@@ -100,16 +105,14 @@ def test_init_runs_and_drop_rate_drops_new_maps_in_training():
   assert params['features_transition1']['conv']['kernel'].shape == (1, 1, 16, 8)
   assert params['classifier']['kernel'].shape == (16, 5)
 
-  def train(model, seed):
-    return model.apply(variables, x, train=True,
-                       rngs={'dropout': jax.random.PRNGKey(seed)},
-                       mutable=['batch_stats'])[0]
-
-  np.testing.assert_array_equal(train(tiny, 2), train(tiny, 3))  # Rate 0.
+  (logits, _), [(first, _), (second, _)] = eval_and_train(tiny)(
+      variables, x, keys(2, 3))
+  np.testing.assert_array_equal(first, second)  # Rate 0.
   dropping = tiny.clone(drop_rate=0.5)
-  assert not np.allclose(train(dropping, 2), train(dropping, 3))
-  np.testing.assert_array_equal(dropping.apply(variables, x),
-                                tiny.apply(variables, x))  # Off in eval.
+  (dropping_logits, _), [(first, _), (second, _)] = eval_and_train(
+      dropping)(variables, x, keys(2, 3))
+  assert not np.allclose(first, second)
+  np.testing.assert_array_equal(dropping_logits, logits)  # Off in eval.
 
 
 # A DenseNet small enough to run in a second: 8 stem maps, two blocks of two
@@ -144,12 +147,13 @@ def test_activation_changes_outputs_not_parameters():
 def test_dropout_rate_drops_before_the_classifier_in_training_only():
   model = models.create('densenet121', block_config=(2, 2), dropout_rate=0.5,
                         **TINY)
-  x = jax.random.normal(jax.random.PRNGKey(0), (4, 16, 16, 3))
-  variables = model.init(jax.random.PRNGKey(1), x)
-  assert not np.allclose(train_logits(model, variables, x, 2),
-                         train_logits(model, variables, x, 3))
   without = model.clone(dropout_rate=0.0)
-  np.testing.assert_array_equal(train_logits(without, variables, x, 2),
-                                train_logits(without, variables, x, 3))
-  np.testing.assert_array_equal(model.apply(variables, x),
-                                without.apply(variables, x))
+  x = jax.random.normal(jax.random.PRNGKey(0), (4, 16, 16, 3))
+  variables = numpy_variables(model, (16, 16, 3))
+  (logits, _), [(first, _), (second, _)] = eval_and_train(model)(
+      variables, x, keys(2, 3))
+  (plain, _), [(plain_first, _), (plain_second, _)] = eval_and_train(
+      without)(variables, x, keys(2, 3))
+  assert not np.allclose(first, second)
+  np.testing.assert_array_equal(plain_first, plain_second)
+  np.testing.assert_array_equal(logits, plain)

@@ -11,14 +11,20 @@ import numpy as np
 import pytest
 
 from cnnzoo import models
-from tests.model_helpers import (
+from tests.models.helpers import (
     abstract_variables,
     assert_activation_changes_outputs_not_parameters,
     count_params,
+    eval_and_train,
+    keys,
     layer_output_shapes,
+    numpy_variables,
     preset_variables,
-    train_logits,
+    unoptimized_compilation,
 )
+
+_unoptimized = pytest.fixture(autouse=True, scope='module')(
+    unoptimized_compilation)
 
 TORCHVISION_PARAMS = {
     'resnet18': 11_689_512,
@@ -88,17 +94,18 @@ def test_bottleneck_strides_on_the_3x3_conv():
 def test_zero_init_residual_zeroes_each_blocks_last_bn_scale(name, last_bn):
   x = jnp.zeros((1, 8, 8, 3))
   tiny = dict(num_classes=10, small_input=True, stage_sizes=(2, 1), width=8)
-  params = models.create(name, zero_init_residual=True, **tiny).init(
-      jax.random.PRNGKey(0), x)['params']
+  zeroed = models.create(name, zero_init_residual=True, **tiny)
+  plain = models.create(name, **tiny)
+  # One program for both: compiling init op by op is the slow part.
+  params, default = jax.jit(lambda x: (
+      zeroed.init(jax.random.PRNGKey(0), x)['params'],
+      plain.init(jax.random.PRNGKey(0), x)['params']))(x)
   for block in ('layer1_0', 'layer1_1', 'layer2_0'):
     np.testing.assert_array_equal(params[block][last_bn]['scale'], 0.0)
     np.testing.assert_array_equal(params[block]['bn1']['scale'], 1.0)
   np.testing.assert_array_equal(
       params['layer2_0']['downsample_1']['scale'], 1.0)
-  default = models.create(name, **tiny).init(
-      jax.random.PRNGKey(0), x)
-  np.testing.assert_array_equal(
-      default['params']['layer1_0'][last_bn]['scale'], 1.0)
+  np.testing.assert_array_equal(default['layer1_0'][last_bn]['scale'], 1.0)
 
 
 def test_width_scales_every_stage():
@@ -123,27 +130,25 @@ def test_bfloat16_computes_in_bfloat16_with_float32_params_and_logits():
 @pytest.fixture(scope='module', params=[(2, 32, 32, 3), (2, 28, 28, 1)],
                 ids=['32x32x3', '28x28x1'])
 def resnet18_small(request):
+  """resnet18 with the CIFAR stem: numpy-drawn variables (compiling `init`
+  takes longer than the forward passes), an input, and both modes of one
+  compiled program, run once with dropout key 2."""
   model = models.create('resnet18', num_classes=10, small_input=True)
   x = jax.random.normal(jax.random.PRNGKey(1), request.param) * 2 + 1
-  return model, model.init(jax.random.PRNGKey(0), x), x
+  variables = numpy_variables(model, request.param[1:])
+  run = eval_and_train(model)
+  return model, variables, x, run, run(variables, x, keys(2))
 
 
 def test_resnet18_small_input_evaluates_deterministically(resnet18_small):
-  model, variables, x = resnet18_small
-  apply = jax.jit(model.apply)
-  logits = apply(variables, x)
+  _, variables, x, run, ((logits, _), _) = resnet18_small
   assert logits.shape == (2, 10) and logits.dtype == jnp.float32
   assert bool(jnp.all(jnp.isfinite(logits)))
-  np.testing.assert_array_equal(logits, apply(variables, x))
+  np.testing.assert_array_equal(logits, run(variables, x, keys(2))[0][0])
 
 
 def test_resnet18_small_input_trains_with_batch_statistics(resnet18_small):
-  model, variables, x = resnet18_small
-  logits, updates = jax.jit(
-      lambda v, x: model.apply(v, x, train=True,
-                               mutable=['batch_stats', 'aux_logits'],
-                               rngs={'dropout': jax.random.PRNGKey(2)}))(
-                                   variables, x)
+  _, variables, _, _, ((evaluated, _), [(logits, updates)]) = resnet18_small
   assert logits.shape == (2, 10) and logits.dtype == jnp.float32
   assert 'aux_logits' not in updates  # ResNet has no auxiliary heads.
   before = variables['batch_stats']['bn1']['mean']
@@ -151,7 +156,7 @@ def test_resnet18_small_input_trains_with_batch_statistics(resnet18_small):
   assert not np.allclose(before, after)  # Running statistics moved.
   # Training normalizes with the batch's statistics, evaluation with the
   # (fresh) running ones: the logits differ.
-  assert not np.allclose(logits, model.apply(variables, x), atol=1e-3)
+  assert not np.allclose(logits, evaluated, atol=1e-3)
 
 
 def _basic_resnet_params(stage_sizes, width=64, num_classes=1000):
@@ -212,15 +217,15 @@ def test_activation_changes_outputs_not_parameters():
 
 def test_dropout_before_fc_only_in_training():
   model = models.create('resnet18', dropout_rate=0.5, **TINY)
-  x = jax.random.normal(jax.random.PRNGKey(1), (4, 16, 16, 3))
-  variables = model.init(jax.random.PRNGKey(0), x)
-  np.testing.assert_array_equal(train_logits(model, variables, x, 1),
-                                train_logits(model, variables, x, 1))
-  assert not np.allclose(train_logits(model, variables, x, 1),
-                         train_logits(model, variables, x, 2))
-  # Evaluation drops nothing: the logits of the model without dropout.
   without = model.clone(dropout_rate=0.0)
-  np.testing.assert_array_equal(model.apply(variables, x),
-                                without.apply(variables, x))
-  np.testing.assert_array_equal(train_logits(without, variables, x, 1),
-                                train_logits(without, variables, x, 2))
+  x = jax.random.normal(jax.random.PRNGKey(1), (4, 16, 16, 3))
+  variables = numpy_variables(model, (16, 16, 3))
+  run = eval_and_train(model)
+  (logits, _), [(first, _), (second, _)] = run(variables, x, keys(1, 2))
+  np.testing.assert_array_equal(first, run(variables, x, keys(1, 2))[1][0][0])
+  assert not np.allclose(first, second)
+  # Evaluation drops nothing: the logits of the model without dropout.
+  (plain, _), [(plain_first, _), (plain_second, _)] = eval_and_train(
+      without)(variables, x, keys(1, 2))
+  np.testing.assert_array_equal(logits, plain)
+  np.testing.assert_array_equal(plain_first, plain_second)

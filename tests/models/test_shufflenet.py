@@ -7,13 +7,20 @@ import pytest
 
 from cnnzoo import models
 from cnnzoo.models import shufflenet
-from tests.model_helpers import (
+from tests.models.helpers import (
     abstract_variables,
     assert_activation_changes_outputs_not_parameters,
     count_params,
+    eval_and_train,
+    keys,
     layer_output_shapes,
+    numpy_variables,
     preset_variables,
+    unoptimized_compilation,
 )
+
+_unoptimized = pytest.fixture(autouse=True, scope='module')(
+    unoptimized_compilation)
 
 
 @pytest.mark.parametrize('name, count', [
@@ -73,8 +80,9 @@ def test_channel_shuffle_interleaves_groups_like_torchvision():
 
 
 def _init_apply(unit, x, train=False):
-  variables = unit.init(jax.random.PRNGKey(0), x, train)
-  return unit.apply(variables, x, train)
+  # One program: compiling init's random draws op by op is the slow part.
+  return jax.jit(lambda x: unit.apply(
+      unit.init(jax.random.PRNGKey(0), x, train), x, train))(x)
 
 
 def test_v2_stride_1_unit_keeps_half_its_input_at_even_positions():
@@ -125,24 +133,24 @@ def test_bfloat16_compute_keeps_float32_parameters_and_logits():
 
 
 @pytest.mark.parametrize('name', ['shufflenet_v2_x0_5', 'shufflenet_v1'])
-@pytest.mark.parametrize('shape', [(2, 32, 32, 3), (2, 28, 28, 1)])
-def test_small_input_forward_in_eval_and_train_mode(name, shape):
-  model = models.create(name, num_classes=10, small_input=True)
+# The presets on CIFAR's shape; on MNIST's, one unit per stage (each stage's
+# stride-2 unit, so every downsampling step is still there) compiles faster.
+@pytest.mark.parametrize('shape, repeats', [((2, 32, 32, 3), (4, 8, 4)),
+                                            ((2, 28, 28, 1), (1, 1, 1))])
+def test_small_input_forward_in_eval_and_train_mode(name, shape, repeats):
+  model = models.create(name, num_classes=10, small_input=True,
+                        stages_repeats=repeats)
   x = jax.random.normal(jax.random.PRNGKey(0), shape)
-  variables = model.init(jax.random.PRNGKey(1), x)
+  variables = numpy_variables(model, shape[1:])
   stem = 'conv1_0' if name.startswith('shufflenet_v2') else 'first_conv_0'
   assert variables['params'][stem]['kernel'].shape == (3, 3, shape[-1], 24)
 
-  evaluate = model.apply  # Eager: op by op, cached across tests.
-  logits = evaluate(variables, x)
+  run = eval_and_train(model)
+  (logits, _), [(train_logits, state), (other_key, _)] = run(
+      variables, x, keys(2, 3))
   assert logits.shape == (2, 10) and logits.dtype == jnp.float32
   assert bool(jnp.all(jnp.isfinite(logits)))
-  np.testing.assert_array_equal(logits, evaluate(variables, x))
-
-  train = lambda v, key: model.apply(  # noqa: E731
-      v, x, train=True, rngs={'dropout': key},
-      mutable=['batch_stats', 'aux_logits'])
-  train_logits, state = train(variables, jax.random.PRNGKey(2))
+  np.testing.assert_array_equal(logits, run(variables, x, keys(2, 3))[0][0])
   assert train_logits.shape == (2, 10)
   assert bool(jnp.all(jnp.isfinite(train_logits)))
   # Training normalizes with the batch's statistics and updates the running
@@ -152,8 +160,7 @@ def test_small_input_forward_in_eval_and_train_mode(name, shape):
   new = jax.tree.leaves(state['batch_stats'])
   assert len(new) == len(old) and not all(
       np.allclose(a, b) for a, b in zip(old, new))
-  np.testing.assert_array_equal(
-      train_logits, train(variables, jax.random.PRNGKey(3))[0])
+  np.testing.assert_array_equal(train_logits, other_key)
 
 
 def test_stages_repeats_from_a_config_list():
@@ -187,16 +194,14 @@ def test_activation_changes_outputs_not_parameters(name):
 def test_dropout_rate_drops_before_the_classifier_in_training_only(name):
   model = models.create(name, num_classes=10, small_input=True,
                         stages_repeats=(1, 1, 1), dropout_rate=0.5)
-  x = jax.random.normal(jax.random.PRNGKey(0), (4, 16, 16, 3))
-  variables = model.init(jax.random.PRNGKey(1), x)
-
-  def train(module, seed):
-    return module.apply(variables, x, train=True,
-                        rngs={'dropout': jax.random.PRNGKey(seed)},
-                        mutable=['batch_stats'])[0]
-
-  assert not np.allclose(train(model, 2), train(model, 3))
   without = model.clone(dropout_rate=0.0)
-  np.testing.assert_array_equal(train(without, 2), train(without, 3))
-  np.testing.assert_array_equal(model.apply(variables, x),
-                                without.apply(variables, x))
+  x = jax.random.normal(jax.random.PRNGKey(0), (4, 16, 16, 3))
+  variables = numpy_variables(model, (16, 16, 3))
+  (logits, _), [(first, _), (second, _)] = eval_and_train(model)(
+      variables, x, keys(2, 3))
+  (plain, _), [(plain_first, _), (plain_second, _)] = eval_and_train(
+      without)(variables, x, keys(2, 3))
+
+  assert not np.allclose(first, second)
+  np.testing.assert_array_equal(plain_first, plain_second)
+  np.testing.assert_array_equal(logits, plain)

@@ -7,12 +7,19 @@ import pytest
 
 from cnnzoo import models
 from cnnzoo.models import layers
-from tests.model_helpers import (
+from tests.models.helpers import (
     assert_activation_changes_outputs_not_parameters,
     count_params,
+    eval_and_train,
+    keys,
     layer_output_shapes,
+    numpy_variables,
     preset_variables,
+    unoptimized_compilation,
 )
+
+_unoptimized = pytest.fixture(autouse=True, scope='module')(
+    unoptimized_compilation)
 
 
 @pytest.mark.parametrize('name, count', [('squeezenet1_0', 1_248_424),
@@ -66,21 +73,18 @@ def test_feature_map_sizes():
 def test_small_input_forward_in_eval_and_train_mode(shape):
   model = models.create('squeezenet1_1', num_classes=10, small_input=True)
   x = jax.random.normal(jax.random.PRNGKey(0), shape)
-  variables = jax.jit(model.init)(jax.random.PRNGKey(1), x)
+  # Drawn by numpy: compiling `init` takes longer than the forward passes.
+  variables = numpy_variables(model, shape[1:])
   assert 'batch_stats' not in variables  # SqueezeNet has no BatchNorm.
 
-  evaluate = jax.jit(model.apply)
-  logits = evaluate(variables, x)
+  run = eval_and_train(model)
+  (logits, _), [(first, _), (second, _)] = run(variables, x, keys(2, 3))
   assert logits.shape == (2, 10) and logits.dtype == jnp.float32
   assert bool(jnp.all(logits >= 0))  # The head ends in ReLU, then averages.
-  np.testing.assert_array_equal(logits, evaluate(variables, x))
+  np.testing.assert_array_equal(logits, run(variables, x, keys(2, 3))[0][0])
 
-  train = jax.jit(lambda v, key: model.apply(
-      v, x, train=True, rngs={'dropout': key},
-      mutable=['batch_stats', 'aux_logits'])[0])
-  first = train(variables, jax.random.PRNGKey(2))
   assert first.shape == (2, 10) and bool(jnp.all(jnp.isfinite(first)))
-  assert not np.allclose(first, train(variables, jax.random.PRNGKey(3)))
+  assert not np.allclose(first, second)
 
 
 def test_activation_changes_outputs_not_parameters():

@@ -10,17 +10,23 @@ import optax
 import pytest
 
 from cnnzoo import models
-from cnnzoo.training import parallel, steps
+from cnnzoo.training import steps
 from cnnzoo.models import googlenet as googlenet_module
 from cnnzoo.models.layers import (ACTIVATIONS, adaptive_avg_pool,
                                   max_pool_ceil)
-from tests.model_helpers import (
+from tests.models.helpers import (
     abstract_variables,
     assert_activation_changes_outputs_not_parameters,
     count_params,
+    eval_and_train,
+    keys,
     numpy_variables,
     preset_variables,
+    unoptimized_compilation,
 )
+
+_unoptimized = pytest.fixture(autouse=True, scope='module')(
+    unoptimized_compilation)
 
 TRAIN_COLLECTIONS = ['batch_stats', 'aux_logits']
 
@@ -87,62 +93,77 @@ def _check_shapes_by_tracing(model, shape):
   x = jax.ShapeDtypeStruct(shape, jnp.float32)
   variables = jax.eval_shape(model.init, jax.random.PRNGKey(0), x)
   for train in (True, False):
-    logits, updates = jax.eval_shape(
-        functools.partial(_run, model, train=train), variables, x)
-    assert logits.shape == (shape[0], model.num_classes)
-    heads = updates.get('aux_logits', {})
-    assert bool(heads) == train
-    for head in jax.tree.leaves(heads):
-      assert head.shape == (shape[0], model.num_classes)
+    _check_heads(model, shape[0], train, *jax.eval_shape(
+        functools.partial(_run, model, train=train), variables, x))
+
+
+def _check_heads(model, batch_size, train, logits, updates):
+  """Asserts the logits' shape and that the auxiliary heads sowed theirs
+  in training only."""
+  assert logits.shape == (batch_size, model.num_classes)
+  heads = updates.get('aux_logits', {})
+  assert bool(heads) == train
+  for head in jax.tree.leaves(heads):
+    assert head.shape == (batch_size, model.num_classes)
+
+
+def _small_input_model(name):
+  """`name` with small_input at 10 classes, numpy-drawn variables, two
+  images and both modes run once: dropout keys 1 and 2 in training.
+
+  On the CPU, compiling `init` (its per-layer random draws) would take
+  longer than the forward passes themselves.
+  """
+  model = models.create(name, num_classes=10, small_input=True)
+  variables = numpy_variables(model, (32, 32, 3))
+  x = jax.random.normal(jax.random.PRNGKey(1), (2, 32, 32, 3))
+  run = eval_and_train(model, TRAIN_COLLECTIONS)
+  return model, variables, x, run, run(variables, x, keys(1, 2))
 
 
 @pytest.fixture(scope='module')
 def googlenet():
-  """googlenet(small_input=True, 10 classes): a train state and a forward.
+  return _small_input_model('googlenet')
 
-  Shared by the tests below: on CPU, compiling init (its per-layer random
-  draws) takes most of a minute.
-  """
-  model = models.create('googlenet', num_classes=10, small_input=True)
-  mesh = parallel.make_mesh(jax.devices()[:1])
-  state = steps.create_train_state(model, optax.sgd(0.1), (32, 32, 3),
-                                   seed=0, mesh=mesh)
-  variables = {'params': state.params, 'batch_stats': state.batch_stats}
-  forward = jax.jit(functools.partial(_run, model, variables),
-                    static_argnames='train')
-  return model, state, forward
+
+@pytest.fixture(scope='module')
+def inception_v3():
+  return _small_input_model('inception_v3')
 
 
 def test_googlenet_small_input_sows_aux_logits_only_in_training(googlenet):
-  model, _, forward = googlenet
-  x = jax.random.normal(jax.random.PRNGKey(1), (2, 32, 32, 3))
-  logits, updates = forward(x, train=True)
-  assert logits.shape == (2, 10) and logits.dtype == jnp.float32
-  assert set(updates['aux_logits']) == {'aux1', 'aux2'}
+  model, _, _, _, ((logits, updates), [(train_logits, train_updates), _]) = (
+      googlenet)
+  assert train_logits.shape == (2, 10) and train_logits.dtype == jnp.float32
+  assert set(train_updates['aux_logits']) == {'aux1', 'aux2'}
   for head in ('aux1', 'aux2'):
-    (aux,) = updates['aux_logits'][head]['logits']
+    (aux,) = train_updates['aux_logits'][head]['logits']
     assert aux.shape == (2, 10) and aux.dtype == jnp.float32
-    assert bool(jnp.all(jnp.isfinite(aux))) and not np.allclose(aux, logits)
+    assert bool(jnp.all(jnp.isfinite(aux)))
+    assert not np.allclose(aux, train_logits)
 
-  logits, updates = forward(x, train=False)
   assert logits.shape == (2, 10) and 'aux_logits' not in updates
   _check_shapes_by_tracing(model, (2, 28, 28, 1))
 
 
 def test_googlenet_is_deterministic_in_evaluation_only(googlenet):
-  _, _, forward = googlenet
-  x = jax.random.normal(jax.random.PRNGKey(1), (2, 32, 32, 3))
-  np.testing.assert_array_equal(forward(x, train=False)[0],
-                                forward(x, train=False)[0])
-  first, second = (forward(x, train=True, seed=seed)[0] for seed in (1, 2))
+  _, variables, x, run, ((logits, _), [(first, _), (second, _)]) = googlenet
+  np.testing.assert_array_equal(logits,
+                                run(variables, x, keys(1, 2))[0][0])
   assert not np.allclose(first, second)  # Dropout 0.2 before the classifier.
 
 
 def test_auxiliary_losses_change_the_update_but_not_the_reported_loss(
     googlenet):
-  _, state, _ = googlenet
+  model, variables, _, _, _ = googlenet
+  state = steps.TrainState.create(
+      apply_fn=model.apply, params=variables['params'], tx=optax.sgd(0.1),
+      batch_stats=variables['batch_stats'], rng=jax.random.PRNGKey(0),
+      lr_scale=jnp.ones((), jnp.float32), ema={}, dynamic_scale=None)
   rng = np.random.default_rng(0)
-  batch = {'image': rng.normal(size=(4, 32, 32, 3)).astype(np.float32),
+  # 16x16 images: what is checked does not depend on their size, and the
+  # two steps run 4x faster than on 32x32.
+  batch = {'image': rng.normal(size=(4, 16, 16, 3)).astype(np.float32),
            'label': rng.integers(0, 10, 4).astype(np.int32)}
   # The weight traced, not static: one compile for both.
   step = jax.jit(lambda state, batch, weight: steps.train_step(
@@ -176,25 +197,26 @@ def test_auxiliary_losses_change_the_update_but_not_the_reported_loss(
     assert gap(layer) < 1e-5, (layer, gap(layer))
 
 
-def test_inception_v3_small_input_runs_with_its_auxiliary_head():
-  model = models.create('inception_v3', num_classes=10, small_input=True)
-  x = jax.random.normal(jax.random.PRNGKey(1), (2, 32, 32, 3))
-  logits, updates = jax.jit(functools.partial(_run, model, train=True))(
-      numpy_variables(model, (32, 32, 3)), x)
-  assert logits.shape == (2, 10) and logits.dtype == jnp.float32
-  (aux,) = updates['aux_logits']['AuxLogits']['logits']
+def test_inception_v3_small_input_runs_with_its_auxiliary_head(inception_v3):
+  model, _, _, _, ((logits, updates), [(train_logits, train_updates), _]) = (
+      inception_v3)
+  assert train_logits.shape == (2, 10) and train_logits.dtype == jnp.float32
+  (aux,) = train_updates['aux_logits']['AuxLogits']['logits']
   assert aux.shape == (2, 10) and aux.dtype == jnp.float32
-  assert bool(jnp.all(jnp.isfinite(aux))) and not np.allclose(aux, logits)
-  _check_shapes_by_tracing(model, (2, 32, 32, 3))
+  assert bool(jnp.all(jnp.isfinite(aux)))
+  assert not np.allclose(aux, train_logits)
+  for train, outputs in ((False, (logits, updates)),
+                         (True, (train_logits, train_updates))):
+    _check_heads(model, 2, train, *outputs)
   _check_shapes_by_tracing(model, (2, 28, 28, 1))
 
 
 @pytest.mark.parametrize('name', ['googlenet', 'inception_v3'])
-def test_activation_changes_outputs_not_parameters(name):
-  model = models.create(name, num_classes=10, small_input=True)
+def test_activation_changes_outputs_not_parameters(name, request):
+  model, variables, x, _, ((logits, _), _) = request.getfixturevalue(name)
   assert model.activation == 'relu'
   assert_activation_changes_outputs_not_parameters(
-      model, (32, 32, 3), 'tanh')
+      model, (32, 32, 3), 'tanh', evaluated=(variables, x, logits))
 
 
 @pytest.mark.parametrize('name, convs', [('googlenet', 57 + 2),

@@ -7,9 +7,13 @@ import pytest
 
 from cnnzoo import models
 from cnnzoo.models import vgg
-from tests.model_helpers import (
+from tests.models.helpers import (
     abstract_variables, assert_activation_changes_outputs_not_parameters,
-    count_params, preset_variables)
+    count_params, eval_and_train, keys, numpy_variables, preset_variables,
+    unoptimized_compilation)
+
+_unoptimized = pytest.fixture(autouse=True, scope='module')(
+    unoptimized_compilation)
 
 TORCHVISION_COUNTS = {
     'vgg11': 132_863_336, 'vgg13': 133_047_848, 'vgg16': 138_357_544,
@@ -48,23 +52,18 @@ def test_small_input_head_is_one_dense_layer_on_512_features():
   assert count_params(params) == 9_225_610
 
 
-@pytest.fixture(scope='module', params=[(2, 32, 32, 3), (2, 28, 28, 1)],
-                ids=['32x32x3', '28x28x1'])
-def small_vgg11(request):
+@pytest.mark.parametrize('shape', [(2, 32, 32, 3), (2, 28, 28, 1)],
+                         ids=['32x32x3', '28x28x1'])
+def test_small_input_forward_in_eval_and_train(shape):
   model = models.create('vgg11', num_classes=10, small_input=True)
-  x = jax.random.normal(jax.random.PRNGKey(1), request.param)
-  return model, model.init(jax.random.PRNGKey(0), x), x
-
-
-def test_small_input_forward_in_eval_and_train(small_vgg11):
-  model, variables, x = small_vgg11
-  logits = model.apply(variables, x)
+  x = jax.random.normal(jax.random.PRNGKey(1), shape)
+  # Drawn by numpy: compiling `init` takes longer than the forward passes.
+  variables = numpy_variables(model, shape[1:])
+  run = eval_and_train(model)
+  (logits, _), [(train_logits, updates)] = run(variables, x, keys(2))
   assert logits.shape == (2, 10) and logits.dtype == jnp.float32
   assert bool(jnp.all(jnp.isfinite(logits))) and float(jnp.std(logits)) > 0
-  np.testing.assert_array_equal(logits, model.apply(variables, x))
-  train_logits, updates = model.apply(
-      variables, x, train=True, mutable=['batch_stats', 'aux_logits'],
-      rngs={'dropout': jax.random.PRNGKey(2)})
+  np.testing.assert_array_equal(logits, run(variables, x, keys(2))[0][0])
   # The small-input head has no dropout and vgg11 no BatchNorm: training
   # computes the same function.
   assert not updates
@@ -74,15 +73,14 @@ def test_small_input_forward_in_eval_and_train(small_vgg11):
 def test_small_input_batchnorm_updates_statistics_in_training():
   model = models.create('vgg11_bn', num_classes=10, small_input=True)
   x = jax.random.normal(jax.random.PRNGKey(1), (2, 32, 32, 3)) * 2 + 1
-  variables = model.init(jax.random.PRNGKey(0), x)
-  logits, updates = model.apply(variables, x, train=True,
-                                mutable=['batch_stats', 'aux_logits'])
-  assert logits.shape == (2, 10)
+  variables = numpy_variables(model, (32, 32, 3))
+  run = eval_and_train(model)
+  (logits, _), [(train_logits, updates)] = run(variables, x, keys(2))
+  assert train_logits.shape == (2, 10)
   before = variables['batch_stats']['features_1']['mean']
   after = updates['batch_stats']['features_1']['mean']
   assert not np.allclose(before, after)
-  np.testing.assert_array_equal(model.apply(variables, x),
-                                model.apply(variables, x))
+  np.testing.assert_array_equal(logits, run(variables, x, keys(2))[0][0])
 
 
 def test_use_batchnorm_is_the_bn_presets_field():

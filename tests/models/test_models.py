@@ -7,9 +7,12 @@ import pytest
 
 from cnnzoo import errors, models
 from cnnzoo.models import layers
-from tests.model_helpers import (
+from tests.models.helpers import (
     abstract_variables, assert_activation_changes_outputs_not_parameters,
-    count_params)
+    count_params, unoptimized_compilation)
+
+_unoptimized = pytest.fixture(autouse=True, scope='module')(
+    unoptimized_compilation)
 
 
 def test_lenet5_has_the_papers_layer_sizes():

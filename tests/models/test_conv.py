@@ -7,6 +7,10 @@ import pytest
 from jax import lax
 
 from cnnzoo.models import conv
+from tests.models.helpers import unoptimized_compilation
+
+_unoptimized = pytest.fixture(autouse=True, scope='module')(
+    unoptimized_compilation)
 
 _NHWC = lax.conv_dimension_numbers((1, 1, 1, 1), (1, 1, 1, 1),
                                    ('NHWC', 'HWIO', 'NHWC'))

@@ -7,12 +7,19 @@ import pytest
 
 from cnnzoo import errors, models
 from cnnzoo.models import alexnet, layers
-from tests.model_helpers import (
+from tests.models.helpers import (
     abstract_variables,
     assert_activation_changes_outputs_not_parameters,
     count_params,
+    eval_and_train,
+    keys,
+    numpy_variables,
     preset_variables,
+    unoptimized_compilation,
 )
+
+_unoptimized = pytest.fixture(autouse=True, scope='module')(
+    unoptimized_compilation)
 
 
 @pytest.mark.parametrize('name, expected', [('alexnet', 61_100_840),
@@ -101,34 +108,31 @@ def test_small_input_changes_only_the_first_conv(name):
 @pytest.fixture(scope='module', params=[(2, 32, 32, 3), (2, 28, 28, 1)],
                 ids=['32x32x3', '28x28x1'])
 def small_alexnet(request):
+  """alexnet with small_input: numpy-drawn variables (compiling `init` takes
+  longer than the forward passes), an input, and both modes of one compiled
+  program, run once with dropout keys 1 and 2."""
   model = models.create('alexnet', num_classes=10, small_input=True)
   x = jax.random.normal(jax.random.PRNGKey(1), request.param)
-  return model, model.init(jax.random.PRNGKey(0), x), x
+  variables = numpy_variables(model, request.param[1:])
+  run = eval_and_train(model)
+  return model, variables, x, run, run(variables, x, keys(1, 2))
 
 
 def test_small_input_eval_is_deterministic(small_alexnet):
-  model, variables, x = small_alexnet
-  logits = model.apply(variables, x)
+  model, variables, x, _, ((logits, _), _) = small_alexnet
   assert logits.shape == (2, 10) and logits.dtype == jnp.float32
   assert bool(jnp.all(jnp.isfinite(logits)))
-  np.testing.assert_array_equal(logits, model.apply(variables, x,
-                                                    train=False))
+  np.testing.assert_array_equal(logits, jax.jit(
+      lambda v, x: model.apply(v, x, train=False))(variables, x))
 
 
 def test_small_input_train_uses_dropout(small_alexnet):
-  model, variables, x = small_alexnet
-
-  def train(seed):
-    logits, _ = model.apply(variables, x, train=True,
-                            mutable=['batch_stats', 'aux_logits'],
-                            rngs={'dropout': jax.random.PRNGKey(seed)})
-    return logits
-
-  first = train(1)
+  _, variables, x, run, ((logits, _), [(first, _), (second, _)]) = (
+      small_alexnet)
   assert first.shape == (2, 10) and first.dtype == jnp.float32
-  np.testing.assert_array_equal(first, train(1))
-  assert not np.allclose(first, train(2))
-  assert not np.allclose(first, model.apply(variables, x))
+  np.testing.assert_array_equal(first, run(variables, x, keys(1, 2))[1][0][0])
+  assert not np.allclose(first, second)
+  assert not np.allclose(first, logits)
 
 
 def test_alexnet_activation_changes_outputs_not_parameters():
@@ -156,12 +160,12 @@ def test_use_batchnorm_normalizes_with_batch_statistics_in_training():
   model = models.create('alexnet', num_classes=10, small_input=True,
                         use_batchnorm=True, dropout_rate=0.0)
   x = jax.random.normal(jax.random.PRNGKey(1), (4, 32, 32, 3)) * 3 + 2
-  variables = model.init(jax.random.PRNGKey(0), x)
-  logits, updates = model.apply(variables, x, train=True,
-                                mutable=['batch_stats'])
+  variables = numpy_variables(model, (32, 32, 3))
+  (evaluated, _), [(logits, updates)] = eval_and_train(
+      model, ['batch_stats'])(variables, x, keys(0))
   mean = updates['batch_stats']['features_0_bn']['mean']
   assert mean.shape == (64,) and not np.allclose(mean, 0.0)
-  assert not np.allclose(logits, model.apply(variables, x), atol=1e-4)
+  assert not np.allclose(logits, evaluated, atol=1e-4)
 
 
 def _alexnet_params(multiplier, num_classes=1000):

@@ -10,13 +10,20 @@ import pytest
 
 from cnnzoo import errors, models
 from cnnzoo.models import mobilenet
-from tests.model_helpers import (
+from tests.models.helpers import (
     abstract_variables,
     assert_activation_changes_outputs_not_parameters,
     count_params,
+    eval_and_train,
+    keys,
     layer_output_shapes,
+    numpy_variables,
     preset_variables,
+    unoptimized_compilation,
 )
+
+_unoptimized = pytest.fixture(autouse=True, scope='module')(
+    unoptimized_compilation)
 
 
 @pytest.mark.parametrize('name, count', [
@@ -139,16 +146,24 @@ def test_small_input_changes_no_parameter_shapes():
 
 
 @functools.cache
-def _small_input_model(name):
-  """The model and its variables for 3 channels, initialized once.
+def _small_input_model(name, channels):
+  """The model, its variables for `channels`, an input and both modes of
+  one compiled forward pass, run once with dropout keys 2 and 3.
 
-  Compiling init is the slow part on the CPU; rbg keys halve it (threefry
-  for ~100 initializers compiles slowly).
+  The variables are numpy_variables for 3 channels (compiling `init` would
+  take longer than the forward passes); a grayscale stem is the RGB one's
+  first input slice.
   """
   model = models.create(name, num_classes=10, small_input=True)
-  variables = jax.jit(model.init)(jax.random.key(1, impl='rbg'),
-                                  jnp.zeros((1, 32, 32, 3)))
-  return model, variables
+  variables = numpy_variables(model, (32, 32, 3))
+  if channels == 1:
+    stem = {'kernel': variables['params']['features_0_0']['kernel'][:, :, :1]}
+    variables = {**variables,
+                 'params': {**variables['params'], 'features_0_0': stem}}
+  size = 32 if channels == 3 else 28
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, size, size, channels))
+  run = eval_and_train(model)
+  return model, variables, x, run, run(variables, x, keys(2, 3))
 
 
 def test_small_input_stem_takes_any_number_of_channels():
@@ -159,26 +174,14 @@ def test_small_input_stem_takes_any_number_of_channels():
 
 
 @pytest.mark.parametrize('name', ['mobilenet_v2', 'mobilenet_v3_small'])
-@pytest.mark.parametrize('shape', [(2, 32, 32, 3), (2, 28, 28, 1)])
-def test_small_input_forward_in_eval_and_train_mode(name, shape):
-  model, variables = _small_input_model(name)
-  if shape[-1] == 1:  # A grayscale stem: the RGB one's first input slice.
-    stem = {'kernel': variables['params']['features_0_0']['kernel'][:, :, :1]}
-    variables = {**variables,
-                 'params': {**variables['params'], 'features_0_0': stem}}
-  x = jax.random.normal(jax.random.PRNGKey(0), shape)
-
-  evaluate = jax.jit(model.apply)
-  logits = evaluate(variables, x)
+@pytest.mark.parametrize('channels', [3, 1], ids=['32x32x3', '28x28x1'])
+def test_small_input_forward_in_eval_and_train_mode(name, channels):
+  _, variables, x, run, outputs = _small_input_model(name, channels)
+  (logits, _), [(first, updates), (second, _)] = outputs
   assert logits.shape == (2, 10) and logits.dtype == jnp.float32
   assert bool(jnp.all(jnp.isfinite(logits)))
-  np.testing.assert_array_equal(logits, evaluate(variables, x))
+  np.testing.assert_array_equal(logits, run(variables, x, keys(2, 3))[0][0])
 
-  train = jax.jit(lambda v, key: model.apply(
-      v, x, train=True, rngs={'dropout': key},
-      mutable=['batch_stats', 'aux_logits']))
-  first, updates = train(variables, jax.random.PRNGKey(2))
-  second, _ = train(variables, jax.random.PRNGKey(3))
   assert first.shape == (2, 10) and bool(jnp.all(jnp.isfinite(first)))
   assert not np.allclose(first, second)  # Dropout in the classifier.
   # BatchNorm uses batch statistics in training and updates its averages.
@@ -192,10 +195,15 @@ def test_small_input_forward_in_eval_and_train_mode(name, shape):
 @pytest.mark.parametrize('name, default', [('mobilenet_v1', 'relu'),
                                            ('mobilenet_v2', 'relu6')])
 def test_activation_changes_outputs_not_parameters(name, default):
-  model = models.create(name, num_classes=10, small_input=True)
+  if name == 'mobilenet_v2':  # The forward test's evaluation, reused.
+    model, variables, x, _, ((logits, _), _) = _small_input_model(name, 3)
+    evaluated = (variables, x, logits)
+  else:
+    model = models.create(name, num_classes=10, small_input=True)
+    evaluated = None
   assert model.activation == default
   assert_activation_changes_outputs_not_parameters(
-      model, (32, 32, 3), 'tanh')
+      model, (32, 32, 3), 'tanh', evaluated)
 
 
 def test_v3_keeps_its_searched_activations():

@@ -1,5 +1,7 @@
 """EfficientNet B0-B7: torchvision's sizes and BatchNorm, MBConv, forward."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,13 +9,20 @@ import pytest
 
 from cnnzoo import models
 from cnnzoo.models import efficientnet
-from tests.model_helpers import (
+from tests.models.helpers import (
     abstract_variables,
     assert_activation_changes_outputs_not_parameters,
     count_params,
+    eval_and_train,
+    keys,
     layer_output_shapes,
+    numpy_variables,
     preset_variables,
+    unoptimized_compilation,
 )
+
+_unoptimized = pytest.fixture(autouse=True, scope='module')(
+    unoptimized_compilation)
 
 # torchvision 0.29: parameter counts at 1000 classes and weights' crop sizes.
 PRESETS = [
@@ -118,18 +127,23 @@ def test_stochastic_depth_drops_the_whole_branch_per_sample():
   assert np.all(np.abs(out).max(axis=(1, 2, 3)) > 0)
 
 
-@pytest.fixture(scope='module')
-def small_b0():
-  """b0 with small_input at 10 classes and its variables for 3 channels."""
-  model = models.create('efficientnet_b0', num_classes=10, small_input=True)
-  # One real init (slow on CPU); other channel counts slice the stem kernel.
-  return model, jax.jit(model.init)(jax.random.PRNGKey(1),
-                                    jnp.zeros((2, 32, 32, 3)))
+@functools.cache
+def _small_b0(depth_mult):
+  """b0 with small_input at 10 classes and `depth_mult`, numpy-drawn
+  variables for 3 channels (compiling `init` would take longer than the
+  forward passes; other channel counts slice the stem kernel) and both
+  modes compiled as one program."""
+  model = models.create('efficientnet_b0', num_classes=10, small_input=True,
+                        depth_mult=depth_mult)
+  return model, numpy_variables(model, (32, 32, 3)), eval_and_train(model)
 
 
-@pytest.mark.parametrize('shape', [(2, 32, 32, 3), (2, 28, 28, 1)])
-def test_small_input_forward_in_eval_and_train_mode(small_b0, shape):
-  model, variables = small_b0
+# The preset on CIFAR's shape; on MNIST's, one block per stage (depth_mult
+# 0.1): the stem and every stage's stride are still there.
+@pytest.mark.parametrize('shape, depth_mult', [((2, 32, 32, 3), 1.0),
+                                               ((2, 28, 28, 1), 0.1)])
+def test_small_input_forward_in_eval_and_train_mode(shape, depth_mult):
+  model, variables, run = _small_b0(depth_mult)
   stem = variables['params']['features_0_0']['kernel']
   variables = {**variables, 'params': {
       **variables['params'],
@@ -138,18 +152,14 @@ def test_small_input_forward_in_eval_and_train_mode(small_b0, shape):
   abstract = abstract_variables(model, shape[1:])
   assert jax.tree.map(np.shape, abstract) == jax.tree.map(np.shape, variables)
 
-  evaluate = jax.jit(model.apply)
-  logits = evaluate(variables, x)
+  (logits, _), [(first, updates), (second, _)] = run(variables, x,
+                                                     keys(2, 3))
   assert logits.shape == (2, 10) and logits.dtype == jnp.float32
   assert bool(jnp.all(jnp.isfinite(logits)))
-  np.testing.assert_array_equal(logits, evaluate(variables, x))
+  np.testing.assert_array_equal(logits, run(variables, x, keys(2, 3))[0][0])
 
-  train = jax.jit(lambda v, key: model.apply(
-      v, x, train=True, rngs={'dropout': key},
-      mutable=['batch_stats', 'aux_logits']))
-  first, updates = train(variables, jax.random.PRNGKey(2))
   assert first.shape == (2, 10) and bool(jnp.all(jnp.isfinite(first)))
-  assert not np.allclose(first, train(variables, jax.random.PRNGKey(3))[0])
+  assert not np.allclose(first, second)
   before = variables['batch_stats']['features_0_1']['mean']
   assert not np.allclose(before, updates['batch_stats']['features_0_1']['mean'])
 
