@@ -13,7 +13,7 @@ other devices keep XLA's pool):
   select-and-scatter and PyTorch's max_pool2d do, from the tap index saved
   by the forward pass, so it never reads the input again.
 Values are `flax.linen.max_pool`'s; gradients too, but for how a tie at a
-tiling window's maximum shares (tests/test_models_pooling.py).
+tiling window's maximum shares (tests/models/test_pooling.py).
 """
 
 import functools
