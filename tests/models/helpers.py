@@ -111,20 +111,17 @@ unoptimized = contextlib.contextmanager(unoptimized_compilation)
 def eval_and_train(model, collections=('batch_stats', 'aux_logits')):
   """Both modes of `model` compiled as one program.
 
-  Returns a jitted f(variables, x, keys) -> ((evaluation logits, its
-  `collections`), [(training logits, its updated `collections`) per dropout
-  key in `keys`]).
+  Returns a jitted f(variables, x, seed) -> ((evaluation logits, its
+  `collections`), (training logits with dropout key PRNGKey(seed), its
+  updated `collections`)). The seed is traced: every seed runs the same
+  compiled program.
   """
-  def run(variables, x, keys):
-    trained = [model.apply(variables, x, train=True, rngs={'dropout': key},
-                           mutable=list(collections)) for key in keys]
-    return model.apply(variables, x, mutable=list(collections)), trained
+  def run(variables, x, seed):
+    rngs = {'dropout': jax.random.PRNGKey(seed)}
+    return (model.apply(variables, x, mutable=list(collections)),
+            model.apply(variables, x, train=True, rngs=rngs,
+                        mutable=list(collections)))
   return jax.jit(run)
-
-
-def keys(*seeds):
-  """jax.random.PRNGKey of each seed, as a list."""
-  return [jax.random.PRNGKey(seed) for seed in seeds]
 
 
 def assert_activation_changes_outputs_not_parameters(model, shape,

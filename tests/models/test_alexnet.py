@@ -1,5 +1,7 @@
 """AlexNet: torchvision's `alexnet` and the paper's `alexnet_2012`."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,7 +14,6 @@ from tests.models.helpers import (
     assert_activation_changes_outputs_not_parameters,
     count_params,
     eval_and_train,
-    keys,
     numpy_variables,
     preset_variables,
     unoptimized_compilation,
@@ -105,17 +106,22 @@ def test_small_input_changes_only_the_first_conv(name):
     assert small['classifier_0']['kernel'].shape == (7 * 7 * 256, 4096)
 
 
-@pytest.fixture(scope='module', params=[(2, 32, 32, 3), (2, 28, 28, 1)],
+@functools.cache
+def _small_alexnet(shape):
+  """alexnet with small_input: numpy-drawn variables (compiling `init` takes
+  longer than the forward passes), an input of `shape`, and both modes of
+  one compiled program, run once with dropout seed 1."""
+  model = models.create('alexnet', num_classes=10, small_input=True)
+  x = jax.random.normal(jax.random.PRNGKey(1), shape)
+  variables = numpy_variables(model, shape[1:])
+  run = eval_and_train(model)
+  return model, variables, x, run, run(variables, x, 1)
+
+
+@pytest.fixture(params=[(2, 32, 32, 3), (2, 28, 28, 1)],
                 ids=['32x32x3', '28x28x1'])
 def small_alexnet(request):
-  """alexnet with small_input: numpy-drawn variables (compiling `init` takes
-  longer than the forward passes), an input, and both modes of one compiled
-  program, run once with dropout keys 1 and 2."""
-  model = models.create('alexnet', num_classes=10, small_input=True)
-  x = jax.random.normal(jax.random.PRNGKey(1), request.param)
-  variables = numpy_variables(model, request.param[1:])
-  run = eval_and_train(model)
-  return model, variables, x, run, run(variables, x, keys(1, 2))
+  return _small_alexnet(request.param)
 
 
 def test_small_input_eval_is_deterministic(small_alexnet):
@@ -127,19 +133,19 @@ def test_small_input_eval_is_deterministic(small_alexnet):
 
 
 def test_small_input_train_uses_dropout(small_alexnet):
-  _, variables, x, run, ((logits, _), [(first, _), (second, _)]) = (
-      small_alexnet)
+  _, variables, x, run, ((logits, _), (first, _)) = small_alexnet
   assert first.shape == (2, 10) and first.dtype == jnp.float32
-  np.testing.assert_array_equal(first, run(variables, x, keys(1, 2))[1][0][0])
-  assert not np.allclose(first, second)
+  np.testing.assert_array_equal(first, run(variables, x, 1)[1][0])
+  assert not np.allclose(first, run(variables, x, 2)[1][0])
   assert not np.allclose(first, logits)
 
 
 def test_alexnet_activation_changes_outputs_not_parameters():
-  model = models.create('alexnet', num_classes=10, small_input=True)
+  # The forward tests' evaluation, reused.
+  model, variables, x, _, ((logits, _), _) = _small_alexnet((2, 32, 32, 3))
   assert model.activation == 'relu'
   assert_activation_changes_outputs_not_parameters(
-      model, (32, 32, 3), 'leaky_relu')
+      model, (32, 32, 3), 'leaky_relu', evaluated=(variables, x, logits))
 
 
 def test_use_batchnorm_adds_one_batchnorm_per_conv():
@@ -161,8 +167,8 @@ def test_use_batchnorm_normalizes_with_batch_statistics_in_training():
                         use_batchnorm=True, dropout_rate=0.0)
   x = jax.random.normal(jax.random.PRNGKey(1), (4, 32, 32, 3)) * 3 + 2
   variables = numpy_variables(model, (32, 32, 3))
-  (evaluated, _), [(logits, updates)] = eval_and_train(
-      model, ['batch_stats'])(variables, x, keys(0))
+  (evaluated, _), (logits, updates) = eval_and_train(
+      model, ['batch_stats'])(variables, x, 0)
   mean = updates['batch_stats']['features_0_bn']['mean']
   assert mean.shape == (64,) and not np.allclose(mean, 0.0)
   assert not np.allclose(logits, evaluated, atol=1e-4)

@@ -1,9 +1,9 @@
 """DenseNet-121/169/201: torchvision's sizes and names, forward on small input.
 
 DenseNet-121 is 121 layers deep and compiles slowly on this CPU: its forward
-tests run one forward per mode (eval at 32x32x3, train at 28x28x1) on
-variables that eval_shape describes and numpy fills, skipping `model.init`'s
-own ~15 s compilation; a tiny DenseNet checks `init` and dropout.
+runs in evaluation at 32x32x3, on variables that eval_shape describes and
+numpy fills, skipping `model.init`'s own compilation; a tiny DenseNet checks
+`init`, training mode at 28x28x1 and dropout.
 """
 
 import jax
@@ -18,7 +18,6 @@ from tests.models.helpers import (
     assert_activation_changes_outputs_not_parameters,
     count_params,
     eval_and_train,
-    keys,
     layer_output_shapes,
     numpy_variables,
     preset_variables,
@@ -78,40 +77,45 @@ def test_densenet121_small_input_forward_in_eval_mode():
   np.testing.assert_array_equal(logits, evaluate(variables, x))
 
 
-def test_densenet121_small_input_forward_in_train_mode():
-  model = models.create('densenet121', num_classes=10, small_input=True)
-  variables = numpy_variables(model, (28, 28, 1))
-  conv0 = variables['params']['features_conv0']['kernel']
-  assert conv0.shape == (3, 3, 1, 64)  # small_input's stem, on 1 channel.
-  x = jax.random.normal(jax.random.PRNGKey(0), (2, 28, 28, 1)) * 2 + 1
-  logits, updates = jax.jit(lambda v: model.apply(
-      v, x, train=True, rngs={'dropout': jax.random.PRNGKey(1)},
-      mutable=['batch_stats', 'aux_logits']))(variables)
-  assert logits.shape == (2, 10) and logits.dtype == jnp.float32
-  assert bool(jnp.all(jnp.isfinite(logits)))
-  # Training moves the running statistics (they start at 0 and 1).
-  mean = updates['batch_stats']['features_norm5']['mean']
-  assert mean.shape == (1024,) and not np.allclose(mean, 0)
-
-
-def test_init_runs_and_drop_rate_drops_new_maps_in_training():
+@pytest.fixture(scope='module')
+def tiny_densenet():
+  """A DenseNet of two blocks of two layers (8 stem maps, growth 4, 5
+  classes) with the small-input stem, its variables from a real `init` on
+  two 28x28x1 images, the images, and both modes of one compiled program
+  run once with dropout seed 2."""
   tiny = densenet.DenseNet(block_config=(2, 2), growth_rate=4,
                            num_init_features=8, num_classes=5,
                            small_input=True)
-  x = jax.random.normal(jax.random.PRNGKey(0), (2, 28, 28, 1))
+  x = jax.random.normal(jax.random.PRNGKey(0), (2, 28, 28, 1)) * 2 + 1
   variables = jax.jit(tiny.init)(jax.random.PRNGKey(1), x)
+  run = eval_and_train(tiny)
+  return tiny, variables, x, run, run(variables, x, 2)
+
+
+def test_small_input_forward_in_train_mode(tiny_densenet):
+  # The tiny DenseNet: densenet121's own forward runs in evaluation above,
+  # and training mode runs the same layers, fewer of them.
+  _, variables, _, _, (_, (logits, updates)) = tiny_densenet
+  conv0 = variables['params']['features_conv0']['kernel']
+  assert conv0.shape == (3, 3, 1, 8)  # small_input's stem, on 1 channel.
+  assert logits.shape == (2, 5) and logits.dtype == jnp.float32
+  assert bool(jnp.all(jnp.isfinite(logits)))
+  # Training moves the running statistics (they start at 0 and 1).
+  mean = updates['batch_stats']['features_norm5']['mean']
+  assert mean.shape == (16,) and not np.allclose(mean, 0)
+
+
+def test_init_runs_and_drop_rate_drops_new_maps_in_training(tiny_densenet):
+  tiny, variables, x, run, ((logits, _), (first, _)) = tiny_densenet
   # 8 stem maps + 2 x 4 = 16 -> transition to 8 -> + 2 x 4 = 16 features.
   params = variables['params']
   assert params['features_transition1']['conv']['kernel'].shape == (1, 1, 16, 8)
   assert params['classifier']['kernel'].shape == (16, 5)
 
-  (logits, _), [(first, _), (second, _)] = eval_and_train(tiny)(
-      variables, x, keys(2, 3))
-  np.testing.assert_array_equal(first, second)  # Rate 0.
-  dropping = tiny.clone(drop_rate=0.5)
-  (dropping_logits, _), [(first, _), (second, _)] = eval_and_train(
-      dropping)(variables, x, keys(2, 3))
-  assert not np.allclose(first, second)
+  np.testing.assert_array_equal(first, run(variables, x, 3)[1][0])  # Rate 0.
+  run = eval_and_train(tiny.clone(drop_rate=0.5))
+  (dropping_logits, _), (first, _) = run(variables, x, 2)
+  assert not np.allclose(first, run(variables, x, 3)[1][0])
   np.testing.assert_array_equal(dropping_logits, logits)  # Off in eval.
 
 
@@ -150,10 +154,11 @@ def test_dropout_rate_drops_before_the_classifier_in_training_only():
   without = model.clone(dropout_rate=0.0)
   x = jax.random.normal(jax.random.PRNGKey(0), (4, 16, 16, 3))
   variables = numpy_variables(model, (16, 16, 3))
-  (logits, _), [(first, _), (second, _)] = eval_and_train(model)(
-      variables, x, keys(2, 3))
-  (plain, _), [(plain_first, _), (plain_second, _)] = eval_and_train(
-      without)(variables, x, keys(2, 3))
+  run, run_without = eval_and_train(model), eval_and_train(without)
+  (logits, _), (first, _) = run(variables, x, 2)
+  second = run(variables, x, 3)[1][0]
+  (plain, _), (plain_first, _) = run_without(variables, x, 2)
+  plain_second = run_without(variables, x, 3)[1][0]
   assert not np.allclose(first, second)
   np.testing.assert_array_equal(plain_first, plain_second)
   np.testing.assert_array_equal(logits, plain)

@@ -19,7 +19,6 @@ from tests.models.helpers import (
     assert_activation_changes_outputs_not_parameters,
     count_params,
     eval_and_train,
-    keys,
     numpy_variables,
     preset_variables,
     unoptimized_compilation,
@@ -109,7 +108,8 @@ def _check_heads(model, batch_size, train, logits, updates):
 
 def _small_input_model(name):
   """`name` with small_input at 10 classes, numpy-drawn variables, two
-  images and both modes run once: dropout keys 1 and 2 in training.
+  images and both modes of one compiled program, run once with dropout
+  seed 1.
 
   On the CPU, compiling `init` (its per-layer random draws) would take
   longer than the forward passes themselves.
@@ -118,7 +118,7 @@ def _small_input_model(name):
   variables = numpy_variables(model, (32, 32, 3))
   x = jax.random.normal(jax.random.PRNGKey(1), (2, 32, 32, 3))
   run = eval_and_train(model, TRAIN_COLLECTIONS)
-  return model, variables, x, run, run(variables, x, keys(1, 2))
+  return model, variables, x, run, run(variables, x, 1)
 
 
 @pytest.fixture(scope='module')
@@ -132,7 +132,7 @@ def inception_v3():
 
 
 def test_googlenet_small_input_sows_aux_logits_only_in_training(googlenet):
-  model, _, _, _, ((logits, updates), [(train_logits, train_updates), _]) = (
+  model, _, _, _, ((logits, updates), (train_logits, train_updates)) = (
       googlenet)
   assert train_logits.shape == (2, 10) and train_logits.dtype == jnp.float32
   assert set(train_updates['aux_logits']) == {'aux1', 'aux2'}
@@ -147,9 +147,9 @@ def test_googlenet_small_input_sows_aux_logits_only_in_training(googlenet):
 
 
 def test_googlenet_is_deterministic_in_evaluation_only(googlenet):
-  _, variables, x, run, ((logits, _), [(first, _), (second, _)]) = googlenet
-  np.testing.assert_array_equal(logits,
-                                run(variables, x, keys(1, 2))[0][0])
+  _, variables, x, run, ((logits, _), (first, _)) = googlenet
+  (again, _), (second, _) = run(variables, x, 2)
+  np.testing.assert_array_equal(logits, again)
   assert not np.allclose(first, second)  # Dropout 0.2 before the classifier.
 
 
@@ -198,7 +198,7 @@ def test_auxiliary_losses_change_the_update_but_not_the_reported_loss(
 
 
 def test_inception_v3_small_input_runs_with_its_auxiliary_head(inception_v3):
-  model, _, _, _, ((logits, updates), [(train_logits, train_updates), _]) = (
+  model, _, _, _, ((logits, updates), (train_logits, train_updates)) = (
       inception_v3)
   assert train_logits.shape == (2, 10) and train_logits.dtype == jnp.float32
   (aux,) = train_updates['aux_logits']['AuxLogits']['logits']

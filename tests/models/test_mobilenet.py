@@ -15,7 +15,6 @@ from tests.models.helpers import (
     assert_activation_changes_outputs_not_parameters,
     count_params,
     eval_and_train,
-    keys,
     layer_output_shapes,
     numpy_variables,
     preset_variables,
@@ -145,16 +144,23 @@ def test_small_input_changes_no_parameter_shapes():
     assert shapes[0] == shapes[1]
 
 
+# mobilenet_v3_small's stride-2 blocks and its first residual one: every
+# downsampling step and every kind of block it has, 5 of its 11 blocks.
+V3_SMALL_SHORT = mobilenet.V3_SMALL[:4] + mobilenet.V3_SMALL[8:9]
+
+
 @functools.cache
-def _small_input_model(name, channels):
-  """The model, its variables for `channels`, an input and both modes of
-  one compiled forward pass, run once with dropout keys 2 and 3.
+def _small_input_model(name, channels, blocks=None):
+  """The model (with `blocks` in place of its own, if given), its variables
+  for `channels`, an input and both modes of one compiled forward pass, run
+  once with dropout seed 2.
 
   The variables are numpy_variables for 3 channels (compiling `init` would
   take longer than the forward passes); a grayscale stem is the RGB one's
   first input slice.
   """
-  model = models.create(name, num_classes=10, small_input=True)
+  overrides = {'blocks': blocks} if blocks else {}
+  model = models.create(name, num_classes=10, small_input=True, **overrides)
   variables = numpy_variables(model, (32, 32, 3))
   if channels == 1:
     stem = {'kernel': variables['params']['features_0_0']['kernel'][:, :, :1]}
@@ -163,7 +169,7 @@ def _small_input_model(name, channels):
   size = 32 if channels == 3 else 28
   x = jax.random.normal(jax.random.PRNGKey(0), (2, size, size, channels))
   run = eval_and_train(model)
-  return model, variables, x, run, run(variables, x, keys(2, 3))
+  return model, variables, x, run, run(variables, x, 2)
 
 
 def test_small_input_stem_takes_any_number_of_channels():
@@ -173,14 +179,19 @@ def test_small_input_stem_takes_any_number_of_channels():
     assert params['features_0_0']['kernel'].shape == (3, 3, channels, 32)
 
 
-@pytest.mark.parametrize('name', ['mobilenet_v2', 'mobilenet_v3_small'])
-@pytest.mark.parametrize('channels', [3, 1], ids=['32x32x3', '28x28x1'])
-def test_small_input_forward_in_eval_and_train_mode(name, channels):
-  _, variables, x, run, outputs = _small_input_model(name, channels)
-  (logits, _), [(first, updates), (second, _)] = outputs
+# The presets, but on 28x28x1 mobilenet_v3_small has V3_SMALL_SHORT's blocks.
+@pytest.mark.parametrize('name, channels, blocks', [
+    ('mobilenet_v2', 3, None), ('mobilenet_v2', 1, None),
+    ('mobilenet_v3_small', 3, None),
+    ('mobilenet_v3_small', 1, V3_SMALL_SHORT)],
+    ids=['v2-32x32x3', 'v2-28x28x1', 'v3_small-32x32x3', 'v3_small-28x28x1'])
+def test_small_input_forward_in_eval_and_train_mode(name, channels, blocks):
+  _, variables, x, run, outputs = _small_input_model(name, channels, blocks)
+  (logits, _), (first, updates) = outputs
+  (again, _), (second, _) = run(variables, x, 3)
   assert logits.shape == (2, 10) and logits.dtype == jnp.float32
   assert bool(jnp.all(jnp.isfinite(logits)))
-  np.testing.assert_array_equal(logits, run(variables, x, keys(2, 3))[0][0])
+  np.testing.assert_array_equal(logits, again)
 
   assert first.shape == (2, 10) and bool(jnp.all(jnp.isfinite(first)))
   assert not np.allclose(first, second)  # Dropout in the classifier.
@@ -196,7 +207,8 @@ def test_small_input_forward_in_eval_and_train_mode(name, channels):
                                            ('mobilenet_v2', 'relu6')])
 def test_activation_changes_outputs_not_parameters(name, default):
   if name == 'mobilenet_v2':  # The forward test's evaluation, reused.
-    model, variables, x, _, ((logits, _), _) = _small_input_model(name, 3)
+    model, variables, x, _, ((logits, _), _) = _small_input_model(
+        name, 3, None)
     evaluated = (variables, x, logits)
   else:
     model = models.create(name, num_classes=10, small_input=True)

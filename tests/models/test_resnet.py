@@ -16,7 +16,6 @@ from tests.models.helpers import (
     assert_activation_changes_outputs_not_parameters,
     count_params,
     eval_and_train,
-    keys,
     layer_output_shapes,
     numpy_variables,
     preset_variables,
@@ -132,23 +131,23 @@ def test_bfloat16_computes_in_bfloat16_with_float32_params_and_logits():
 def resnet18_small(request):
   """resnet18 with the CIFAR stem: numpy-drawn variables (compiling `init`
   takes longer than the forward passes), an input, and both modes of one
-  compiled program, run once with dropout key 2."""
+  compiled program, run once with dropout seed 2."""
   model = models.create('resnet18', num_classes=10, small_input=True)
   x = jax.random.normal(jax.random.PRNGKey(1), request.param) * 2 + 1
   variables = numpy_variables(model, request.param[1:])
   run = eval_and_train(model)
-  return model, variables, x, run, run(variables, x, keys(2))
+  return model, variables, x, run, run(variables, x, 2)
 
 
 def test_resnet18_small_input_evaluates_deterministically(resnet18_small):
   _, variables, x, run, ((logits, _), _) = resnet18_small
   assert logits.shape == (2, 10) and logits.dtype == jnp.float32
   assert bool(jnp.all(jnp.isfinite(logits)))
-  np.testing.assert_array_equal(logits, run(variables, x, keys(2))[0][0])
+  np.testing.assert_array_equal(logits, run(variables, x, 2)[0][0])
 
 
 def test_resnet18_small_input_trains_with_batch_statistics(resnet18_small):
-  _, variables, _, _, ((evaluated, _), [(logits, updates)]) = resnet18_small
+  _, variables, _, _, ((evaluated, _), (logits, updates)) = resnet18_small
   assert logits.shape == (2, 10) and logits.dtype == jnp.float32
   assert 'aux_logits' not in updates  # ResNet has no auxiliary heads.
   before = variables['batch_stats']['bn1']['mean']
@@ -221,11 +220,12 @@ def test_dropout_before_fc_only_in_training():
   x = jax.random.normal(jax.random.PRNGKey(1), (4, 16, 16, 3))
   variables = numpy_variables(model, (16, 16, 3))
   run = eval_and_train(model)
-  (logits, _), [(first, _), (second, _)] = run(variables, x, keys(1, 2))
-  np.testing.assert_array_equal(first, run(variables, x, keys(1, 2))[1][0][0])
-  assert not np.allclose(first, second)
+  (logits, _), (first, _) = run(variables, x, 1)
+  np.testing.assert_array_equal(first, run(variables, x, 1)[1][0])
+  assert not np.allclose(first, run(variables, x, 2)[1][0])
   # Evaluation drops nothing: the logits of the model without dropout.
-  (plain, _), [(plain_first, _), (plain_second, _)] = eval_and_train(
-      without)(variables, x, keys(1, 2))
+  run_without = eval_and_train(without)
+  (plain, _), (plain_first, _) = run_without(variables, x, 1)
+  plain_second = run_without(variables, x, 2)[1][0]
   np.testing.assert_array_equal(logits, plain)
   np.testing.assert_array_equal(plain_first, plain_second)

@@ -12,7 +12,6 @@ from tests.models.helpers import (
     assert_activation_changes_outputs_not_parameters,
     count_params,
     eval_and_train,
-    keys,
     layer_output_shapes,
     numpy_variables,
     preset_variables,
@@ -146,11 +145,11 @@ def test_small_input_forward_in_eval_and_train_mode(name, shape, repeats):
   assert variables['params'][stem]['kernel'].shape == (3, 3, shape[-1], 24)
 
   run = eval_and_train(model)
-  (logits, _), [(train_logits, state), (other_key, _)] = run(
-      variables, x, keys(2, 3))
+  (logits, _), (train_logits, state) = run(variables, x, 2)
+  (again, _), (other_key, _) = run(variables, x, 3)
   assert logits.shape == (2, 10) and logits.dtype == jnp.float32
   assert bool(jnp.all(jnp.isfinite(logits)))
-  np.testing.assert_array_equal(logits, run(variables, x, keys(2, 3))[0][0])
+  np.testing.assert_array_equal(logits, again)
   assert train_logits.shape == (2, 10)
   assert bool(jnp.all(jnp.isfinite(train_logits)))
   # Training normalizes with the batch's statistics and updates the running
@@ -197,10 +196,11 @@ def test_dropout_rate_drops_before_the_classifier_in_training_only(name):
   without = model.clone(dropout_rate=0.0)
   x = jax.random.normal(jax.random.PRNGKey(0), (4, 16, 16, 3))
   variables = numpy_variables(model, (16, 16, 3))
-  (logits, _), [(first, _), (second, _)] = eval_and_train(model)(
-      variables, x, keys(2, 3))
-  (plain, _), [(plain_first, _), (plain_second, _)] = eval_and_train(
-      without)(variables, x, keys(2, 3))
+  run, run_without = eval_and_train(model), eval_and_train(without)
+  (logits, _), (first, _) = run(variables, x, 2)
+  second = run(variables, x, 3)[1][0]
+  (plain, _), (plain_first, _) = run_without(variables, x, 2)
+  plain_second = run_without(variables, x, 3)[1][0]
 
   assert not np.allclose(first, second)
   np.testing.assert_array_equal(plain_first, plain_second)

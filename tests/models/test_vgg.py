@@ -9,7 +9,7 @@ from cnnzoo import models
 from cnnzoo.models import vgg
 from tests.models.helpers import (
     abstract_variables, assert_activation_changes_outputs_not_parameters,
-    count_params, eval_and_train, keys, numpy_variables, preset_variables,
+    count_params, eval_and_train, numpy_variables, preset_variables,
     unoptimized_compilation)
 
 _unoptimized = pytest.fixture(autouse=True, scope='module')(
@@ -60,10 +60,10 @@ def test_small_input_forward_in_eval_and_train(shape):
   # Drawn by numpy: compiling `init` takes longer than the forward passes.
   variables = numpy_variables(model, shape[1:])
   run = eval_and_train(model)
-  (logits, _), [(train_logits, updates)] = run(variables, x, keys(2))
+  (logits, _), (train_logits, updates) = run(variables, x, 2)
   assert logits.shape == (2, 10) and logits.dtype == jnp.float32
   assert bool(jnp.all(jnp.isfinite(logits))) and float(jnp.std(logits)) > 0
-  np.testing.assert_array_equal(logits, run(variables, x, keys(2))[0][0])
+  np.testing.assert_array_equal(logits, run(variables, x, 2)[0][0])
   # The small-input head has no dropout and vgg11 no BatchNorm: training
   # computes the same function.
   assert not updates
@@ -75,12 +75,12 @@ def test_small_input_batchnorm_updates_statistics_in_training():
   x = jax.random.normal(jax.random.PRNGKey(1), (2, 32, 32, 3)) * 2 + 1
   variables = numpy_variables(model, (32, 32, 3))
   run = eval_and_train(model)
-  (logits, _), [(train_logits, updates)] = run(variables, x, keys(2))
+  (logits, _), (train_logits, updates) = run(variables, x, 2)
   assert train_logits.shape == (2, 10)
   before = variables['batch_stats']['features_1']['mean']
   after = updates['batch_stats']['features_1']['mean']
   assert not np.allclose(before, after)
-  np.testing.assert_array_equal(logits, run(variables, x, keys(2))[0][0])
+  np.testing.assert_array_equal(logits, run(variables, x, 2)[0][0])
 
 
 def test_use_batchnorm_is_the_bn_presets_field():
