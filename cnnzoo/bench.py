@@ -18,7 +18,6 @@ kind of XLA operation and for the slowest operations
 """
 
 import json
-import sys
 
 import jax
 from absl import flags
@@ -106,10 +105,8 @@ def _print_profile(step: step_timing.TrainStep, num_steps: int,
 
 
 COMMAND_LINE = command_line.CommandLine(
-    'cnnzoo.bench', __doc__, _define_flags, _bench, required=('model',),
-    stray_flag='model')
-run = COMMAND_LINE.run  # run(argv) -> exit status; argv[0] is the program.
+    'cnnzoo.bench', __doc__, _define_flags, _bench, required=('model',))
 
 
 if __name__ == '__main__':
-  sys.exit(run(sys.argv))
+  COMMAND_LINE.main()

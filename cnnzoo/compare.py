@@ -12,8 +12,6 @@ a finished run is left as it is, an interrupted one resumes. Then it writes
 confidence intervals, significance tests, cost.
 """
 
-import sys
-
 from absl import flags
 
 from cnnzoo.comparison import experiment
@@ -46,9 +44,8 @@ def _compare(arguments: command_line.Arguments) -> None:
 
 COMMAND_LINE = command_line.CommandLine(
     'cnnzoo.compare', __doc__, _define_flags, _compare,
-    required=('config', 'out'), overrides=True, stray_flag='config')
-run = COMMAND_LINE.run  # run(argv) -> exit status; argv[0] is the program.
+    required=('config', 'out'), overrides=True)
 
 
 if __name__ == '__main__':
-  sys.exit(run(sys.argv))
+  COMMAND_LINE.main()

@@ -9,8 +9,6 @@ need no PyTorch; `.pth` files need it and are read with
 `torch.load(weights_only=True)`, which refuses pickled code.
 """
 
-import sys
-
 from absl import flags
 
 from cnnzoo.config import command_line
@@ -41,8 +39,7 @@ def _convert(arguments: command_line.Arguments) -> None:
 COMMAND_LINE = command_line.CommandLine(
     'cnnzoo.convert', __doc__, _define_flags, _convert,
     required=('model', 'source', 'out'), stray_flag='source')
-run = COMMAND_LINE.run  # run(argv) -> exit status; argv[0] is the program.
 
 
 if __name__ == '__main__':
-  sys.exit(run(sys.argv))
+  COMMAND_LINE.main()

@@ -12,8 +12,6 @@ Every example of the split is judged once. Writes, in <workdir>/eval/:
 For the test split it also draws <workdir>/plots/predictions.png.
 """
 
-import sys
-
 from absl import flags
 
 from cnnzoo.config import command_line
@@ -41,10 +39,8 @@ def _evaluate(arguments: command_line.Arguments) -> None:
 
 
 COMMAND_LINE = command_line.CommandLine(
-    'cnnzoo.evaluate', __doc__, _define_flags, _evaluate, required=('workdir',),
-    stray_flag='workdir')
-run = COMMAND_LINE.run  # run(argv) -> exit status; argv[0] is the program.
+    'cnnzoo.evaluate', __doc__, _define_flags, _evaluate, required=('workdir',))
 
 
 if __name__ == '__main__':
-  sys.exit(run(sys.argv))
+  COMMAND_LINE.main()

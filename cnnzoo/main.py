@@ -134,8 +134,7 @@ def _disk_error(error: OSError, workdir: str) -> errors.WorkdirError:
 COMMAND_LINE = command_line.CommandLine(
     'cnnzoo.main', __doc__, _define_flags, _train, overrides=True,
     stray_flag='config')
-run = COMMAND_LINE.run  # run(argv) -> exit status; argv[0] is the program.
 
 
 if __name__ == '__main__':
-  sys.exit(run(sys.argv))
+  COMMAND_LINE.main()

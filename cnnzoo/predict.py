@@ -54,8 +54,7 @@ def _predict(arguments: command_line.Arguments) -> None:
 COMMAND_LINE = command_line.CommandLine(
     'cnnzoo.predict', __doc__, _define_flags, _predict, required=('workdir',),
     positional='IMAGE ...')
-run = COMMAND_LINE.run  # run(argv) -> exit status; argv[0] is the program.
 
 
 if __name__ == '__main__':
-  sys.exit(run(sys.argv))
+  COMMAND_LINE.main()

@@ -9,8 +9,6 @@ the command that makes what is missing, so it also works on a run still in
 progress.
 """
 
-import sys
-
 from absl import flags
 
 from cnnzoo.config import command_line
@@ -34,10 +32,8 @@ def _report(arguments: command_line.Arguments) -> None:
 
 
 COMMAND_LINE = command_line.CommandLine(
-    'cnnzoo.report', __doc__, _define_flags, _report, required=('workdir',),
-    stray_flag='workdir')
-run = COMMAND_LINE.run  # run(argv) -> exit status; argv[0] is the program.
+    'cnnzoo.report', __doc__, _define_flags, _report, required=('workdir',))
 
 
 if __name__ == '__main__':
-  sys.exit(run(sys.argv))
+  COMMAND_LINE.main()

@@ -10,8 +10,6 @@ parameters (BatchNorm running statistics excluded), size in MB of float32
 parameters, and forward FLOPs per image from XLA's cost analysis.
 """
 
-import sys
-
 from absl import flags
 
 from cnnzoo import errors
@@ -61,8 +59,7 @@ def _summarize(arguments: command_line.Arguments) -> None:
 
 COMMAND_LINE = command_line.CommandLine(
     'cnnzoo.summary', __doc__, _define_flags, _summarize, stray_flag='model')
-run = COMMAND_LINE.run  # run(argv) -> exit status; argv[0] is the program.
 
 
 if __name__ == '__main__':
-  sys.exit(run(sys.argv))
+  COMMAND_LINE.main()

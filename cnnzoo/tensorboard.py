@@ -8,8 +8,6 @@ Tags are '<split>/<metric>' ('train/loss', 'validation/accuracy', 'train/lr')
 at the optimizer step of the record; TensorFlow is never imported.
 """
 
-import sys
-
 from absl import flags
 
 from cnnzoo.config import command_line
@@ -28,9 +26,8 @@ def _write_events(arguments: command_line.Arguments) -> None:
 
 COMMAND_LINE = command_line.CommandLine(
     'cnnzoo.tensorboard', __doc__, _define_flags, _write_events,
-    required=('workdir',), stray_flag='workdir')
-run = COMMAND_LINE.run  # run(argv) -> exit status; argv[0] is the program.
+    required=('workdir',))
 
 
 if __name__ == '__main__':
-  sys.exit(run(sys.argv))
+  COMMAND_LINE.main()

@@ -5,7 +5,7 @@ scratch folder that holds `configs/`, so a renamed flag, file or key breaks
 this test rather than a user's first five minutes. What they train is cut
 short: one epoch at batch 64 (the programs other one-epoch digits runs of
 the session compile too, so the shared compilation cache can serve them)
-and one seed. Commands that offer `run(argv)` run in this process; the
+and one seed. Commands with a `COMMAND_LINE` run in this process; the
 others (~6 s of imports each) in a subprocess.
 """
 
@@ -81,7 +81,7 @@ def invoke(module_name: str, args: list[str], cwd) -> tuple[int, str, str]:
   """`python -m module_name args...` in `cwd`: (exit status, stdout,
   stderr)."""
   module = importlib.import_module(module_name)
-  if not callable(getattr(module, 'run', None)):
+  if not hasattr(module, 'COMMAND_LINE'):
     done = subprocess.run([sys.executable, '-m', module_name, *args],
                           cwd=cwd, capture_output=True, text=True,
                           timeout=600, check=False)
@@ -93,7 +93,7 @@ def invoke(module_name: str, args: list[str], cwd) -> tuple[int, str, str]:
     patch.setattr(console, 'log_to_stdout', lambda: None)  # pytest's.
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
       try:
-        status = module.run([module_name, *args])
+        status = module.COMMAND_LINE.run([module_name, *args])
       except SystemExit as e:
         status = e.code if isinstance(e.code, int) else int(bool(e.code))
   return status, out.getvalue(), err.getvalue()

@@ -1,9 +1,9 @@
 """`python -m cnnzoo.main`: every bad input is one paragraph, a non-zero exit
 and nothing written.
 
-Most rows run `main.run(argv)`, the function `python -m cnnzoo.main` runs,
-in this process (the `run_main` fixture); the cases whose failure could
-print from other threads or at exit run as subprocesses.
+Most rows run `main.COMMAND_LINE.run(argv)`, what `python -m cnnzoo.main`
+runs, in this process (the `run_main` fixture); the cases whose failure
+could print from other threads or at exit run as subprocesses.
 """
 
 import os

@@ -121,8 +121,8 @@ def test_run_in_progress_shows_its_validation_so_far(tmp_path):
 
 
 def test_report_command_on_a_folder_without_a_run(tmp_path, capsys):
-  assert report_command.run(['cnnzoo.report', f'--workdir={tmp_path}']) == 1
+  assert report_command.COMMAND_LINE.run(['cnnzoo.report', f'--workdir={tmp_path}']) == 1
   assert 'holds no run' in capsys.readouterr().err
   _write_started_run(tmp_path, epochs=1)
-  report_command.run(['cnnzoo.report', f'--workdir={tmp_path}', '--noflops'])
+  report_command.COMMAND_LINE.run(['cnnzoo.report', f'--workdir={tmp_path}', '--noflops'])
   assert 'Wrote' in capsys.readouterr().out

@@ -21,14 +21,14 @@ def test_summary_counts_parameters_size_and_flops():
 
 
 def test_summary_command_prints_the_totals(capsys):
-  summary.run(['cnnzoo.summary', '--model', 'lenet5', '--num_classes', '10',
+  summary.COMMAND_LINE.run(['cnnzoo.summary', '--model', 'lenet5', '--num_classes', '10',
                '--input_shape', '28,28,1'])
   out = capsys.readouterr().out
   assert 'lenet5 on 28x28x1 input, 10 classes: 44,426 parameters' in out
 
 
 def test_summary_of_an_unknown_model_says_which_exist(capsys):
-  assert summary.run(['cnnzoo.summary', '--model', 'lenet7']) == 1
+  assert summary.COMMAND_LINE.run(['cnnzoo.summary', '--model', 'lenet7']) == 1
   assert re.search("Unknown model 'lenet7'.*lenet5", capsys.readouterr().err)
 
 
@@ -37,7 +37,7 @@ def test_table_is_written_between_the_markers(tmp_path, monkeypatch):
   readme = tmp_path / 'README.md'
   readme.write_text(f'intro\n{table.TABLE_START}\nold\n{table.TABLE_END}\n'
                     'outro\n')
-  summary.run(['cnnzoo.summary', '--table', '--write', str(readme)])
+  summary.COMMAND_LINE.run(['cnnzoo.summary', '--table', '--write', str(readme)])
   text = readme.read_text()
   assert '| `lenet5` | 32x32x1 | 145,856 | 0.6 |' in text
   assert 'old' not in text and text.startswith('intro') and \

@@ -87,7 +87,7 @@ def test_write_history_rewrites_every_record_once(tmp_path):
 
 
 def test_write_history_without_a_run_says_so(tmp_path, capsys):
-  assert tensorboard_command.run(['cnnzoo.tensorboard',
+  assert tensorboard_command.COMMAND_LINE.run(['cnnzoo.tensorboard',
                                   f'--workdir={tmp_path}']) == 1
   assert 'holds no run yet' in capsys.readouterr().err
 

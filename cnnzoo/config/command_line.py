@@ -7,14 +7,19 @@ and runs through it:
 
   COMMAND_LINE = command_line.CommandLine(
       'cnnzoo.report', __doc__, _define_flags, _report, required=('workdir',))
-  run = COMMAND_LINE.run   # _report(arguments) -> exit status or None
+
+  if __name__ == '__main__':
+    COMMAND_LINE.main()
+
+`_report(arguments)` returns the exit status or None (0);
+`COMMAND_LINE.run(argv)` is the command as a function, for tests.
 """
 
 import dataclasses
 import difflib
 import os
 import sys
-from typing import Callable, NamedTuple
+from typing import Callable, NamedTuple, NoReturn
 
 from absl import flags
 
@@ -47,7 +52,9 @@ class CommandLine:
   required: tuple[str, ...] = ()  # Flags that must be given.
   positional: str | None = None  # What bare arguments are ('IMAGE ...').
   overrides: bool = False  # Takes --config.KEY=VALUE (any config key).
-  stray_flag: str | None = None  # The flag a stray argument likely meant.
+  # The flag a stray argument likely meant; by default the first required
+  # flag of a command that takes no bare arguments.
+  stray_flag: str | None = None
 
   @property
   def program(self) -> str:
@@ -81,6 +88,10 @@ class CommandLine:
             f'--{name} is missing: {_help_text(flag_values[name])} See '
             f'{self.program} --help.')
     return Arguments(flag_values, positional, overrides)
+
+  def main(self) -> NoReturn:
+    """`python -m`: runs on sys.argv and exits with the status."""
+    sys.exit(self.run(sys.argv))
 
   def run(self, argv: list[str]) -> int:
     """The command: parses `argv` (argv[0] is the program), calls `body`
@@ -132,7 +143,8 @@ class CommandLine:
                      ) -> errors.ConfigError:
     """The error of an argument that is no flag, naming the flag it likely
     meant: `flag`, else the command's `stray_flag`."""
-    flag = flag or self.stray_flag
+    flag = flag or self.stray_flag or (
+        None if self.positional else next(iter(self.required), None))
     hint = f' If it is the --{flag}, write --{flag} {arg}.' if flag else ''
     takes = (f'{self.positional} and flags' if self.positional
              else 'flags only')

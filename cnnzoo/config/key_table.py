@@ -13,7 +13,6 @@ import ast
 import inspect
 import io
 import pathlib
-import sys
 import tokenize
 from typing import NamedTuple
 
@@ -106,7 +105,6 @@ def _print_or_write(arguments: command_line.Arguments) -> None:
 COMMAND_LINE = command_line.CommandLine(
     'cnnzoo.config.key_table', __doc__, _define_flags, _print_or_write,
     stray_flag='write')
-run = COMMAND_LINE.run  # run(argv) -> exit status; argv[0] is the program.
 
 
 def _get_config_body(source: str) -> list[ast.stmt]:
@@ -151,4 +149,4 @@ def _escape(text: str) -> str:
 
 
 if __name__ == '__main__':
-  sys.exit(run(sys.argv))
+  COMMAND_LINE.main()

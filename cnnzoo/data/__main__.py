@@ -13,8 +13,6 @@ bench: the training pipeline's images/s next to the train step's (see
 `cnnzoo.perf.throughput`).
 """
 
-import sys
-
 import jax
 import numpy as np
 from absl import flags
@@ -125,8 +123,7 @@ def _bench(flag_values) -> None:
 COMMAND_LINE = command_line.CommandLine(
     'cnnzoo.data', __doc__, _define_flags, _run_command,
     positional='|'.join(COMMANDS), stray_flag='dataset')
-run = COMMAND_LINE.run  # run(argv) -> exit status; argv[0] is the program.
 
 
 if __name__ == '__main__':
-  sys.exit(run(sys.argv))
+  COMMAND_LINE.main()

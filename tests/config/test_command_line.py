@@ -1,6 +1,6 @@
 """Every command's command line: absl flags, `--help` that lists each flag on
 one line, one-paragraph errors that suggest the flag meant. The commands'
-`run(argv)` is called in this process (a subprocess costs ~6 s of imports).
+`COMMAND_LINE.run(argv)` is called in this process (a subprocess costs ~6 s of imports).
 """
 
 import pytest
@@ -37,7 +37,7 @@ FLAGS = {
 
 
 def _run(command, *argv):
-  return command.run([command.COMMAND_LINE.module, *argv])
+  return command.COMMAND_LINE.run([command.COMMAND_LINE.module, *argv])
 
 
 @pytest.mark.parametrize('command', FLAGS, ids=lambda c: c.__name__)

@@ -54,7 +54,7 @@ def test_write_replaces_only_the_block(tmp_path):
   page = tmp_path / 'page.md'
   page.write_text(f'intro\n{key_table.TABLE_START}\nSTALE ROWS\n'
                   f'{key_table.TABLE_END}\noutro\n')
-  assert key_table.run(['key_table', '--write', str(page)]) == 0
+  assert key_table.COMMAND_LINE.run(['key_table', '--write', str(page)]) == 0
   text = page.read_text()
   assert text.startswith('intro\n') and text.endswith('\noutro\n')
   assert 'STALE ROWS' not in text
@@ -64,7 +64,7 @@ def test_write_replaces_only_the_block(tmp_path):
 def test_a_file_without_markers_is_refused_and_left_alone(tmp_path, capsys):
   page = tmp_path / 'page.md'
   page.write_text('no markers here\n')
-  assert key_table.run(['key_table', '--write', str(page)]) == 1
+  assert key_table.COMMAND_LINE.run(['key_table', '--write', str(page)]) == 1
   assert page.read_text() == 'no markers here\n'
   assert 'config-keys' in capsys.readouterr().err
   with pytest.raises(ValueError, match='config-keys'):

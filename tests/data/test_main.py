@@ -10,7 +10,7 @@ from tests.helpers import REPO, load_config
 def test_show_prints_split_sizes_and_class_counts_and_writes_a_grid(
     data_dir, tmp_path, capsys):
   out = tmp_path / 'digits.png'
-  data_cli.run(['cnnzoo.data', 'show', '--dataset', 'digits', '--data_dir',
+  data_cli.COMMAND_LINE.run(['cnnzoo.data', 'show', '--dataset', 'digits', '--data_dir',
                 data_dir, '--out', str(out), '--per_class', '4'])
   printed = capsys.readouterr().out
   assert 'digits: 10 classes; train 1257, validation 180, test 360' in printed
@@ -22,9 +22,9 @@ def test_show_prints_split_sizes_and_class_counts_and_writes_a_grid(
 
 
 def test_prepare_says_where_and_stats_prints_mean_and_std(data_dir, capsys):
-  data_cli.run(['cnnzoo.data', 'prepare', '--dataset', 'digits',
+  data_cli.COMMAND_LINE.run(['cnnzoo.data', 'prepare', '--dataset', 'digits',
                 '--data_dir', data_dir])
-  data_cli.run(['cnnzoo.data', 'stats', '--dataset', 'digits', '--data_dir',
+  data_cli.COMMAND_LINE.run(['cnnzoo.data', 'stats', '--dataset', 'digits', '--data_dir',
                 data_dir])
   printed = capsys.readouterr().out
   assert f'digits is prepared in {data_dir}/digits/1.0.0' in printed
@@ -32,7 +32,7 @@ def test_prepare_says_where_and_stats_prints_mean_and_std(data_dir, capsys):
 
 
 def test_unknown_dataset_exits_with_one_line(capsys):
-  assert data_cli.run(['cnnzoo.data', 'prepare', '--dataset', 'cifar11']) == 1
+  assert data_cli.COMMAND_LINE.run(['cnnzoo.data', 'prepare', '--dataset', 'cifar11']) == 1
   assert capsys.readouterr().err.startswith(
       "error: Unknown dataset 'cifar11'")
 
@@ -62,7 +62,7 @@ def test_bench_stands_in_synthetic_records_for_an_unprepared_dataset(
 def test_bench_with_no_steps_times_the_input_only(capsys):
   # Digits as prepared in TFDS's default data dir, or else a synthetic
   # stand-in: either way nothing is downloaded.
-  data_cli.run(['cnnzoo.data', 'bench', '--config',
+  data_cli.COMMAND_LINE.run(['cnnzoo.data', 'bench', '--config',
                 str(REPO / 'configs' / 'lenet5_digits.py'), '--num_steps', '0',
                 '--num_batches', '3', '--batch_size', '16', '--num_workers',
                 '0'])

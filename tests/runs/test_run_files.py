@@ -61,7 +61,7 @@ def test_damaged_summary_is_rebuilt_and_damaged_config_reported(
     evaluation.evaluate_run(tmp_path)
   monkeypatch.setattr(console, 'warnings_to_stderr', lambda: None)  # pytest's.
   capsys.readouterr()  # What training printed before.
-  assert report.run(['cnnzoo.report', f'--workdir={tmp_path}',
+  assert report.COMMAND_LINE.run(['cnnzoo.report', f'--workdir={tmp_path}',
                      '--noflops']) == 1
   assert capsys.readouterr().err.startswith(
       f'error: {tmp_path}/config.json is damaged (not JSON')

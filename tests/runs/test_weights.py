@@ -58,7 +58,7 @@ def test_convert_command_and_init_from(tiny_config, tmp_path):
   _, variables = _variables(num_classes=10)
   source = tmp_path / 'lenet5.safetensors'
   save_file(weights.to_torchvision('lenet5', variables), str(source))
-  assert convert.run(['cnnzoo.convert', '--model', 'lenet5', '--source',
+  assert convert.COMMAND_LINE.run(['cnnzoo.convert', '--model', 'lenet5', '--source',
                       str(source), '--out', str(tmp_path / 'converted')]) == 0
 
   tiny_config.model.use_batchnorm = False
