@@ -12,6 +12,16 @@ class ConfigError(UserError):
   """The config has an unknown key or a value cnnzoo cannot use."""
 
 
+def choose(choices: dict, name: str, key: str,
+           error: type[UserError] = ConfigError):
+  """choices[name], or `error` saying that `name` is unknown and which names
+  the config key `key` takes."""
+  if name not in choices:
+    raise error(f'Unknown {key.split(".")[0]} {name!r}. Set {key} to one '
+                f'of: {", ".join(sorted(choices))}.')
+  return choices[name]
+
+
 class DatasetError(UserError):
   """The dataset is unknown, missing, or cannot be prepared."""
 

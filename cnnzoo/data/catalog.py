@@ -17,7 +17,6 @@ from typing import NamedTuple
 
 from cnnzoo import errors
 from cnnzoo.data import class_names
-from cnnzoo.data.imagenet_classes import IMAGENET
 
 log = logging.getLogger('cnnzoo')
 
@@ -80,7 +79,8 @@ DATASETS = {
     'imagenet2012': Dataset('imagenet2012', {'train': 'train[:99%]',
                                              'validation': 'train[99%:]',
                                              'test': 'validation'},
-                            IMAGENET_MEAN, IMAGENET_STD, IMAGENET,
+                            IMAGENET_MEAN, IMAGENET_STD,
+                            class_names.IMAGENET,
                             manual=True),
     # The user's own photos: see cnnzoo.data.image_folder.
     'image_folder': Dataset('image_folder', _OWN_SPLITS, IMAGENET_MEAN,
@@ -105,11 +105,7 @@ class Options(NamedTuple):
 
 def lookup(name: str) -> Dataset:
   """Returns the catalog entry of `name`, or a DatasetError listing them."""
-  if name not in DATASETS:
-    raise errors.DatasetError(
-        f'Unknown dataset {name!r}. Set dataset.name to one of: '
-        f'{", ".join(sorted(DATASETS))}.')
-  return DATASETS[name]
+  return errors.choose(DATASETS, name, 'dataset.name', errors.DatasetError)
 
 
 def data_dir_for(configured: str | None) -> str:

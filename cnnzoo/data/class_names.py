@@ -3,6 +3,7 @@
 Reports and predictions print these words, not label indices.
 """
 
+import importlib.resources
 import string
 
 DIGITS = tuple(string.digits)
@@ -37,3 +38,9 @@ willow_tree wolf woman worm
 IMAGENETTE = ('tench', 'English springer', 'cassette player', 'chain saw',
               'church', 'French horn', 'garbage truck', 'gas pump',
               'golf ball', 'parachute')
+
+# ImageNet's 1,000, one a line in the order of its labels (sorted WordNet
+# ids: TFDS's imagenet2012 labels and torchvision's weights). The list is
+# torchvision's (torchvision/models/_meta.py, BSD-3-Clause).
+IMAGENET = tuple(importlib.resources.files(__package__)
+                 .joinpath('imagenet_classes.txt').read_text().splitlines())

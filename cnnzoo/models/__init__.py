@@ -51,11 +51,7 @@ def available() -> list[str]:
 
 
 def _spec(name: str) -> ModelSpec:
-  if name not in _REGISTRY:
-    raise errors.ConfigError(
-        f'Unknown model {name!r}. Set model.name to one of: '
-        f'{", ".join(available())}.')
-  return _REGISTRY[name]
+  return errors.choose(_REGISTRY, name, 'model.name')
 
 
 def input_shape(name: str) -> tuple[int, int, int]:
