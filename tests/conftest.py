@@ -23,7 +23,8 @@ import pytest  # noqa: E402
 from absl import logging as absl_logging  # noqa: E402
 
 from cnnzoo.data import catalog  # noqa
-from tests.helpers import REPO, load_config, short_digits_config  # noqa
+from tests.helpers import (REPO, load_config, short_digits_config,  # noqa
+                           unoptimized_compilation)
 
 absl_logging.set_verbosity(absl_logging.ERROR)
 @pytest.fixture(scope='session')
@@ -32,6 +33,13 @@ def data_dir(tmp_path_factory) -> str:
   directory = str(tmp_path_factory.mktemp('tfds'))
   catalog.prepare('digits', catalog.Options(data_dir=directory))
   return directory
+
+
+@pytest.fixture
+def unoptimized_xla():
+  """XLA compiles without most of its optimizations during the test: for
+  short runs whose results are compared only with each other."""
+  yield from unoptimized_compilation()
 
 
 @pytest.fixture
@@ -67,7 +75,7 @@ def run_main(capsys, monkeypatch):
   monkeypatch.chdir(REPO)
 
   def run(*argv):
-    status = main.run(['cnnzoo.main', *argv])
+    status = main.COMMAND_LINE.run(['cnnzoo.main', *argv])
     out, err = capsys.readouterr()
     return status, out, err
   return run

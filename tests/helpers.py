@@ -1,7 +1,10 @@
 """What tests import: the repository's root, the shipped configs, a short
-digits run's config."""
+digits run's config, compilation without XLA's optimizations."""
 
+import contextlib
 import pathlib
+
+import jax
 
 from cnnzoo.config import loader
 
@@ -24,3 +27,27 @@ def short_digits_config(data_dir: str, num_epochs: int = 2):
   config.checkpoint.async_save = False
   config.report_at_end = False  # Tested once, in test_train.py.
   return config
+
+
+def unoptimized_compilation():
+  """A generator for an autouse module fixture: XLA compiles without most of
+  its optimizations until the module's tests are done.
+
+  Tests that run each program once or twice on a few small images (the
+  model tests, short runs whose results are compared only with each other)
+  spend far more on XLA's optimizations than they save; threefry's random
+  initializers above all compile several times faster without them. The
+  values computed are the same up to float rounding, which over a few
+  steps of training can grow: tests that compare device layouts keep the
+  optimizations, as users' runs do.
+  """
+  previous = jax.config.read('jax_disable_most_optimizations')
+  jax.config.update('jax_disable_most_optimizations', True)
+  try:
+    yield
+  finally:
+    jax.config.update('jax_disable_most_optimizations', previous)
+
+
+# The same as a `with` block, around only what should compile unoptimized.
+unoptimized = contextlib.contextmanager(unoptimized_compilation)

@@ -36,6 +36,7 @@ class _Trainings:
     monkeypatch.setattr(train, '_train_and_test', counted)
 
 
+@pytest.mark.usefixtures('unoptimized_xla')  # Runs compared with each other.
 def test_an_interrupted_comparison_resumes_and_reports(data_dir, tmp_path,
                                                        monkeypatch):
   out = tmp_path / 'report'

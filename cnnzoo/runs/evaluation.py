@@ -12,7 +12,6 @@ Both files are a contract: other tools (a comparison report) read these keys.
 import pathlib
 
 import numpy as np
-from sklearn import metrics
 
 from cnnzoo import errors
 from cnnzoo.data import catalog, pipeline, transforms
@@ -97,6 +96,9 @@ def split_metrics(log_probs: np.ndarray, labels: np.ndarray,
                   class_names) -> dict:
   """Loss, accuracy, top5, per-class and calibration figures of predictions
   (float [N, classes] log-probabilities) against int `labels` [N]."""
+  # Here, not at the top: scikit-learn takes a second to import, and every
+  # command and training run imports this module.
+  from sklearn import metrics
   num_classes = len(class_names)
   top = _top_classes(log_probs, 5)
   predicted = top[:, 0]

@@ -54,8 +54,8 @@ def create_train_state(model: nn.Module, tx: optax.GradientTransformation,
   compute) a dynamic loss scale.
   """
 
-  def init():
-    params_key, dropout_key = jax.random.split(jax.random.PRNGKey(seed))
+  def init(key):
+    params_key, dropout_key = jax.random.split(key)
     variables = model.init(params_key, jnp.zeros((1, *input_shape)),
                            train=False)
     batch_stats = variables.get('batch_stats', {})
@@ -67,7 +67,11 @@ def create_train_state(model: nn.Module, tx: optax.GradientTransformation,
         dynamic_scale=_loss_scale() if loss_scaling else None,
     ).replace(step=jnp.zeros((), jnp.int32))  # Not weak-typed, as restored.
 
-  return jax.jit(init, out_shardings=parallel.replicated(mesh))()
+  # The key is an argument, not a constant of the program: every seed runs
+  # the same compiled init (the persistent cache serves a comparison's
+  # second seed).
+  return jax.jit(init, out_shardings=parallel.replicated(mesh))(
+      jax.random.PRNGKey(seed))
 
 
 def _loss_scale() -> dynamic_scale.DynamicScale:

@@ -82,6 +82,7 @@ CONFIGS = sorted(path.stem for path in (REPO / 'configs').glob('*.py')
 
 
 @pytest.mark.parametrize('config_name', CONFIGS)
+@pytest.mark.usefixtures('unoptimized_xla')
 def test_config_trains_and_evaluates_on_mocked_records(config_name, tmp_path):
   config = load_config(config_name)
   config.model = ml_collections.ConfigDict({'name': 'lenet5'})
@@ -102,6 +103,7 @@ def test_config_trains_and_evaluates_on_mocked_records(config_name, tmp_path):
   assert len(summary['class_names']) == summary['num_classes']
 
 
+@pytest.mark.usefixtures('unoptimized_xla')
 def test_image_folder_trains_end_to_end_with_its_class_names(tmp_path):
   rng = np.random.default_rng(0)
   for name, shade in (('cats', 40), ('dogs', 200)):

@@ -6,8 +6,6 @@ with real arrays for the forward passes that must run, and
 `eval_and_train` compiles both modes of such a pass as one program.
 """
 
-import contextlib
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -85,27 +83,6 @@ def numpy_variables(model, shape):
     return np.full(leaf.shape, name in ('scale', 'var'), np.float32)
 
   return jax.tree.map_with_path(fill, abstract_variables(model, shape))
-
-
-def unoptimized_compilation():
-  """A generator for an autouse module fixture: XLA compiles without most of
-  its optimizations until the module's tests are done.
-
-  The model tests run each program once or twice on a few small images, so
-  XLA's optimizations cost far more than they save; threefry's random
-  initializers above all compile several times faster without them. The
-  values computed are the same up to float rounding.
-  """
-  previous = jax.config.read('jax_disable_most_optimizations')
-  jax.config.update('jax_disable_most_optimizations', True)
-  try:
-    yield
-  finally:
-    jax.config.update('jax_disable_most_optimizations', previous)
-
-
-# The same as a `with` block, around only what should compile unoptimized.
-unoptimized = contextlib.contextmanager(unoptimized_compilation)
 
 
 def eval_and_train(model, collections=('batch_stats', 'aux_logits')):

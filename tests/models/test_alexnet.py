@@ -9,6 +9,7 @@ import pytest
 
 from cnnzoo import errors, models
 from cnnzoo.models import alexnet, layers
+from tests.helpers import unoptimized_compilation
 from tests.models.helpers import (
     abstract_variables,
     assert_activation_changes_outputs_not_parameters,
@@ -16,7 +17,6 @@ from tests.models.helpers import (
     eval_and_train,
     numpy_variables,
     preset_variables,
-    unoptimized_compilation,
 )
 
 _unoptimized = pytest.fixture(autouse=True, scope='module')(

@@ -7,7 +7,7 @@ import pytest
 from jax import lax
 
 from cnnzoo.models import conv
-from tests.models.helpers import unoptimized_compilation
+from tests.helpers import unoptimized_compilation
 
 _unoptimized = pytest.fixture(autouse=True, scope='module')(
     unoptimized_compilation)

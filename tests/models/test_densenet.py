@@ -13,6 +13,7 @@ import pytest
 
 from cnnzoo import models
 from cnnzoo.models import densenet
+from tests.helpers import unoptimized_compilation
 from tests.models.helpers import (
     abstract_variables,
     assert_activation_changes_outputs_not_parameters,
@@ -21,7 +22,6 @@ from tests.models.helpers import (
     layer_output_shapes,
     numpy_variables,
     preset_variables,
-    unoptimized_compilation,
 )
 
 _unoptimized = pytest.fixture(autouse=True, scope='module')(

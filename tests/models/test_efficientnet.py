@@ -9,6 +9,7 @@ import pytest
 
 from cnnzoo import models
 from cnnzoo.models import efficientnet
+from tests.helpers import unoptimized_compilation
 from tests.models.helpers import (
     abstract_variables,
     assert_activation_changes_outputs_not_parameters,
@@ -17,7 +18,6 @@ from tests.models.helpers import (
     layer_output_shapes,
     numpy_variables,
     preset_variables,
-    unoptimized_compilation,
 )
 
 _unoptimized = pytest.fixture(autouse=True, scope='module')(

@@ -14,6 +14,7 @@ from cnnzoo.training import steps
 from cnnzoo.models import googlenet as googlenet_module
 from cnnzoo.models.layers import (ACTIVATIONS, adaptive_avg_pool,
                                   max_pool_ceil)
+from tests.helpers import unoptimized_compilation
 from tests.models.helpers import (
     abstract_variables,
     assert_activation_changes_outputs_not_parameters,
@@ -21,7 +22,6 @@ from tests.models.helpers import (
     eval_and_train,
     numpy_variables,
     preset_variables,
-    unoptimized_compilation,
 )
 
 _unoptimized = pytest.fixture(autouse=True, scope='module')(

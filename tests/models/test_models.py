@@ -7,9 +7,10 @@ import pytest
 
 from cnnzoo import errors, models
 from cnnzoo.models import layers
+from tests.helpers import unoptimized_compilation
 from tests.models.helpers import (
     abstract_variables, assert_activation_changes_outputs_not_parameters,
-    count_params, unoptimized_compilation)
+    count_params)
 
 _unoptimized = pytest.fixture(autouse=True, scope='module')(
     unoptimized_compilation)

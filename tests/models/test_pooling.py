@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cnnzoo.models import pooling
-from tests.models.helpers import unoptimized_compilation
+from tests.helpers import unoptimized_compilation
 
 _unoptimized = pytest.fixture(autouse=True, scope='module')(
     unoptimized_compilation)

@@ -7,6 +7,7 @@ import pytest
 
 from cnnzoo import models
 from cnnzoo.models import layers
+from tests.helpers import unoptimized_compilation
 from tests.models.helpers import (
     assert_activation_changes_outputs_not_parameters,
     count_params,
@@ -14,7 +15,6 @@ from tests.models.helpers import (
     layer_output_shapes,
     numpy_variables,
     preset_variables,
-    unoptimized_compilation,
 )
 
 _unoptimized = pytest.fixture(autouse=True, scope='module')(

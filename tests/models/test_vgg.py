@@ -7,10 +7,10 @@ import pytest
 
 from cnnzoo import models
 from cnnzoo.models import vgg
+from tests.helpers import unoptimized_compilation
 from tests.models.helpers import (
     abstract_variables, assert_activation_changes_outputs_not_parameters,
-    count_params, eval_and_train, numpy_variables, preset_variables,
-    unoptimized_compilation)
+    count_params, eval_and_train, numpy_variables, preset_variables)
 
 _unoptimized = pytest.fixture(autouse=True, scope='module')(
     unoptimized_compilation)

@@ -9,8 +9,7 @@ from cnnzoo import errors, models
 from cnnzoo.training import (evaluation, finetune, optim, parallel, steps,
                              training_state)
 from cnnzoo.data import catalog, pipeline
-from tests.helpers import load_config
-from tests.models.helpers import unoptimized
+from tests.helpers import load_config, unoptimized
 
 
 def _create_train_state(*args, **kwargs):
