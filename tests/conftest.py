@@ -23,16 +23,17 @@ import pytest  # noqa: E402
 from absl import logging as absl_logging  # noqa: E402
 
 from cnnzoo.data import catalog  # noqa
-from tests.helpers import (REPO, load_config, short_digits_config,  # noqa
-                           unoptimized_compilation)
+from tests.helpers import (REPO, load_config, made_once,  # noqa
+                           short_digits_config, unoptimized_compilation)
 
 absl_logging.set_verbosity(absl_logging.ERROR)
+
+
 @pytest.fixture(scope='session')
 def data_dir(tmp_path_factory) -> str:
   """A TFDS data dir with digits prepared once for the whole session."""
-  directory = str(tmp_path_factory.mktemp('tfds'))
-  catalog.prepare('digits', catalog.Options(data_dir=directory))
-  return directory
+  return str(made_once(tmp_path_factory, 'tfds', lambda folder: (
+      catalog.prepare('digits', catalog.Options(data_dir=str(folder))))))
 
 
 @pytest.fixture

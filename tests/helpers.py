@@ -1,8 +1,12 @@
 """What tests import: the repository's root, the shipped configs, a short
-digits run's config, compilation without XLA's optimizations."""
+digits run's config, compilation without XLA's optimizations, folders made
+once for the whole session."""
 
 import contextlib
+import fcntl
+import os
 import pathlib
+from typing import Callable
 
 import jax
 
@@ -51,3 +55,21 @@ def unoptimized_compilation():
 
 # The same as a `with` block, around only what should compile unoptimized.
 unoptimized = contextlib.contextmanager(unoptimized_compilation)
+
+
+def made_once(tmp_path_factory, name: str,
+              make: Callable[[pathlib.Path], None]) -> pathlib.Path:
+  """The folder `name`, filled by make(folder) once for the whole session:
+  pytest-xdist's workers share it (the first to ask makes it while the
+  others wait on a lock), where a session fixture would be made once per
+  worker."""
+  root = tmp_path_factory.getbasetemp()
+  if os.environ.get('PYTEST_XDIST_WORKER'):
+    root = root.parent  # The session's folder, above each worker's.
+  folder = root / name
+  with open(root / f'{name}.lock', 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # Released when the file closes.
+    if not (root / f'{name}.made').exists():
+      make(folder)
+      (root / f'{name}.made').touch()
+  return folder

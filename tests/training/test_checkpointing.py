@@ -15,7 +15,7 @@ from cnnzoo import errors
 from cnnzoo.runs import restored_run
 from cnnzoo.training import checkpoint_integrity, checkpointing
 from cnnzoo.runs import train
-from tests.helpers import short_digits_config
+from tests.helpers import made_once, short_digits_config
 
 
 def _iterator():
@@ -90,12 +90,12 @@ DAMAGE = {'truncated array file': _truncate, 'flipped bytes': _flip_bytes,
           'flipped bytes, files not recorded': _flip_bytes_unrecorded}
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def three_epochs(data_dir, tmp_path_factory):
+  """A three-epoch run (copied by each test before it is damaged)."""
   config = short_digits_config(data_dir, num_epochs=3)
-  workdir = tmp_path_factory.mktemp('three_epochs')
-  train.train_and_evaluate(config, workdir)
-  return config, workdir
+  return config, made_once(tmp_path_factory, 'three_epochs', lambda folder: (
+      train.train_and_evaluate(config, folder)))
 
 
 @pytest.mark.parametrize('damage', DAMAGE)

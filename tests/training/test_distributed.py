@@ -12,7 +12,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import REPO, made_once
 
 LOCAL = str(REPO / 'launch' / 'local.sh')
 
@@ -65,23 +65,18 @@ def _flags(data_dir):
           f'--config.dataset.data_dir={data_dir}']
 
 
-# The tests that compare with it share one uninterrupted 2 x 2 run: on one
-# worker of pytest-xdist (--dist loadgroup), so it runs once.
-_SHARES_TWO_BY_TWO = pytest.mark.xdist_group('two_by_two')
-
-
-@pytest.fixture(scope='module')
+@pytest.fixture(scope='session')
 def two_by_two(data_dir, tmp_path_factory):
-  """The workdir of a whole run of 2 processes x 2 devices."""
-  workdir = tmp_path_factory.mktemp('two_by_two') / 'run'
-  result = _run(LOCAL, '2', *_flags(data_dir), f'--workdir={workdir}',
-                devices_per_process=2)
-  assert result.returncode == 0, result.stderr
-  return workdir
+  """The workdir of a whole run of 2 processes x 2 devices, made once for
+  the two tests that compare with it."""
+  def make(workdir):
+    result = _run(LOCAL, '2', *_flags(data_dir), f'--workdir={workdir}',
+                  devices_per_process=2)
+    assert result.returncode == 0, result.stderr
+  return made_once(tmp_path_factory, 'two_by_two', make)
 
 
 @pytest.mark.slow
-@_SHARES_TWO_BY_TWO
 def test_two_processes_of_two_devices_match_one_process_of_four(
     data_dir, two_by_two, tmp_path):
   one = _main(*_flags(data_dir), f'--workdir={tmp_path / "one"}', devices=4)
@@ -113,7 +108,6 @@ def _sigterm_process_1_in_epoch_2(flags, workdir):
 
 
 @pytest.mark.slow
-@_SHARES_TWO_BY_TWO
 def test_sigterm_to_one_process_saves_all_and_resumes_to_the_same_result(
     data_dir, two_by_two, tmp_path):
   flags = _flags(data_dir)
