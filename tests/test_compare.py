@@ -15,7 +15,7 @@ CONFIGS = [str(REPO / 'configs' / 'lenet5_digits.py'),
 
 
 def _overrides(data_dir):
-  return [f'dataset.data_dir={data_dir}', 'num_epochs=2', 'batch_size=64',
+  return [f'dataset.data_dir={data_dir}', 'num_epochs=1', 'batch_size=64',
           'dataset.train_split=train[:256]',  # 4 steps an epoch.
           'report_at_end=False', 'checkpoint.async_save=False']
 

@@ -13,6 +13,9 @@ from cnnzoo.runs import train
 from cnnzoo.data import catalog, pipeline
 from tests.helpers import load_config
 
+# Short runs, compared only with each other and with loose bounds.
+pytestmark = pytest.mark.usefixtures('unoptimized_xla')
+
 
 def test_unknown_config_override_names_the_valid_keys(tmp_path, run_main):
   status, _, stderr = run_main('--config.num_epoch=3', f'--workdir={tmp_path}')

@@ -3,11 +3,8 @@
 Most of them trace under jax.eval_shape, so VGG's 140M parameters cost
 neither memory nor compilation; `numpy_variables` fills such a description
 with real arrays for the forward passes that must run, and
-`eval_and_train` compiles both modes of such a pass as one program. The
-last helpers check the auxiliary heads of GoogLeNet and Inception v3.
+`eval_and_train` compiles both modes of such a pass as one program.
 """
-
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -130,47 +127,3 @@ def assert_activation_changes_outputs_not_parameters(model, shape,
   assert logits.shape == swapped_logits.shape == (len(x), model.num_classes)
   assert not np.allclose(logits, swapped_logits, atol=1e-4)
   return swapped_logits
-
-
-# Models with auxiliary heads (GoogLeNet, Inception v3) sow their logits
-# into aux_logits in training.
-TRAIN_COLLECTIONS = ['batch_stats', 'aux_logits']
-
-
-def _run(model, variables, x, train, seed=0):
-  return model.apply(variables, x, train=train, mutable=TRAIN_COLLECTIONS,
-                     rngs={'dropout': jax.random.PRNGKey(seed)})
-
-
-def check_shapes_by_tracing(model, shape):
-  """Traces init and both modes for `shape` (no compile): returns nothing."""
-  x = jax.ShapeDtypeStruct(shape, jnp.float32)
-  variables = jax.eval_shape(model.init, jax.random.PRNGKey(0), x)
-  for train in (True, False):
-    check_heads(model, shape[0], train, *jax.eval_shape(
-        functools.partial(_run, model, train=train), variables, x))
-
-
-def check_heads(model, batch_size, train, logits, updates):
-  """Asserts the logits' shape and that the auxiliary heads sowed theirs
-  in training only."""
-  assert logits.shape == (batch_size, model.num_classes)
-  heads = updates.get('aux_logits', {})
-  assert bool(heads) == train
-  for head in jax.tree.leaves(heads):
-    assert head.shape == (batch_size, model.num_classes)
-
-
-def small_input_model(name):
-  """`name` with small_input at 10 classes, numpy-drawn variables, two
-  images and both modes of one compiled program, run once with dropout
-  seed 1.
-
-  On the CPU, compiling `init` (its per-layer random draws) would take
-  longer than the forward passes themselves.
-  """
-  model = models.create(name, num_classes=10, small_input=True)
-  variables = numpy_variables(model, (32, 32, 3))
-  x = jax.random.normal(jax.random.PRNGKey(1), (2, 32, 32, 3))
-  run = eval_and_train(model, TRAIN_COLLECTIONS)
-  return model, variables, x, run, run(variables, x, 1)

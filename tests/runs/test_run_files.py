@@ -11,6 +11,9 @@ from cnnzoo.runs import evaluation, run_files
 from cnnzoo.training import console
 from cnnzoo.runs import train
 
+# Short runs, compared only with each other and with loose bounds.
+pytestmark = pytest.mark.usefixtures('unoptimized_xla')
+
 
 def test_a_torn_metrics_line_is_left_out_and_trimmed(tmp_path, caplog):
   metrics = run_files.MetricsLog(tmp_path / run_files.METRICS)

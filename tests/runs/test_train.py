@@ -16,6 +16,9 @@ from tests.helpers import load_config
 RECORD_KEYS = {'epoch', 'step', 'split', 'loss', 'accuracy', 'top5', 'lr',
                'images_per_s', 'time_s'}
 
+# Short runs, compared only with each other and with loose bounds.
+pytestmark = pytest.mark.usefixtures('unoptimized_xla')
+
 
 def _records(workdir):
   return [json.loads(line) for line in
@@ -141,7 +144,8 @@ def test_bfloat16_trains_lenet5_as_well_as_float32(data_dir, tmp_path):
   accuracies = {}
   for dtype in ('float32', 'bfloat16'):
     config = load_config()
-    # 3 epochs reach 0.972 (float32) and 0.969 (bfloat16).
+    # 3 epochs reach 0.967 (float32) and 0.964 (bfloat16) as compiled here
+    # (0.972 and 0.969 with all of XLA's optimizations).
     config.update(num_epochs=3, compute_dtype=dtype, report_at_end=False)
     config.dataset.data_dir = data_dir
     config.checkpoint.async_save = False

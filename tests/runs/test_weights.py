@@ -11,6 +11,9 @@ from cnnzoo.models import torch_weights
 from cnnzoo.training import parallel, training_state
 from cnnzoo.runs import train, weights
 
+# Short runs, compared only with each other and with loose bounds.
+pytestmark = pytest.mark.usefixtures('unoptimized_xla')
+
 
 def _variables(name='lenet5', num_classes=10):
   model = models.create(name, num_classes=num_classes)

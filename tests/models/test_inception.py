@@ -1,4 +1,7 @@
-"""GoogLeNet: sizes, torchvision's names, auxiliary heads and their losses."""
+"""The Inception family, googlenet.py (Inception v1) and inception_v3.py:
+sizes, auxiliary heads and their losses."""
+
+import functools
 
 import flax
 import jax
@@ -8,26 +11,30 @@ import optax
 import pytest
 
 from cnnzoo import models
+from cnnzoo.training import steps
 from cnnzoo.models import googlenet as googlenet_module
 from cnnzoo.models.layers import ACTIVATIONS
-from cnnzoo.training import steps
 from tests.helpers import unoptimized_compilation
 from tests.models.helpers import (
     abstract_variables,
     assert_activation_changes_outputs_not_parameters,
-    check_shapes_by_tracing,
     count_params,
+    eval_and_train,
+    numpy_variables,
     preset_variables,
-    small_input_model,
 )
 
 _unoptimized = pytest.fixture(autouse=True, scope='module')(
     unoptimized_compilation)
 
+TRAIN_COLLECTIONS = ['batch_stats', 'aux_logits']
+
 
 @pytest.mark.parametrize('name,aux_logits,expected', [
     ('googlenet', False, 6_624_904),
     ('googlenet', True, 13_004_888),
+    ('inception_v3', True, 27_161_264),
+    ('inception_v3', False, 23_834_568),
 ])
 def test_parameter_counts_match_torchvision(name, aux_logits, expected):
   params = preset_variables(name, aux_logits=aux_logits)['params']
@@ -41,11 +48,66 @@ def test_auxiliary_heads_are_on_by_default_and_named_like_torchvision():
   # torchvision's 3x3 where the paper has 5x5.
   assert googlenet['inception4a']['branch3_1']['conv']['kernel'].shape == (
       3, 3, 16, 48)
+  inception = preset_variables('inception_v3')['params']
+  assert inception['AuxLogits']['conv1']['conv']['kernel'].shape == (
+      5, 5, 128, 768)
+  assert inception['Mixed_6b']['branch7x7_2']['conv']['kernel'].shape == (
+      1, 7, 128, 128)
+
+
+def test_inception_v3_small_input_keeps_every_parameter_shape():
+  default = preset_variables('inception_v3')
+  small = preset_variables('inception_v3', (32, 32, 3), small_input=True)
+  assert jax.tree.map(np.shape, small) == jax.tree.map(np.shape, default)
+
+
+def _run(model, variables, x, train, seed=0):
+  return model.apply(variables, x, train=train, mutable=TRAIN_COLLECTIONS,
+                     rngs={'dropout': jax.random.PRNGKey(seed)})
+
+
+def _check_shapes_by_tracing(model, shape):
+  """Traces init and both modes for `shape` (no compile): returns nothing."""
+  x = jax.ShapeDtypeStruct(shape, jnp.float32)
+  variables = jax.eval_shape(model.init, jax.random.PRNGKey(0), x)
+  for train in (True, False):
+    _check_heads(model, shape[0], train, *jax.eval_shape(
+        functools.partial(_run, model, train=train), variables, x))
+
+
+def _check_heads(model, batch_size, train, logits, updates):
+  """Asserts the logits' shape and that the auxiliary heads sowed theirs
+  in training only."""
+  assert logits.shape == (batch_size, model.num_classes)
+  heads = updates.get('aux_logits', {})
+  assert bool(heads) == train
+  for head in jax.tree.leaves(heads):
+    assert head.shape == (batch_size, model.num_classes)
+
+
+def _small_input_model(name):
+  """`name` with small_input at 10 classes, numpy-drawn variables, two
+  images and both modes of one compiled program, run once with dropout
+  seed 1.
+
+  On the CPU, compiling `init` (its per-layer random draws) would take
+  longer than the forward passes themselves.
+  """
+  model = models.create(name, num_classes=10, small_input=True)
+  variables = numpy_variables(model, (32, 32, 3))
+  x = jax.random.normal(jax.random.PRNGKey(1), (2, 32, 32, 3))
+  run = eval_and_train(model, TRAIN_COLLECTIONS)
+  return model, variables, x, run, run(variables, x, 1)
 
 
 @pytest.fixture(scope='module')
 def googlenet():
-  return small_input_model('googlenet')
+  return _small_input_model('googlenet')
+
+
+@pytest.fixture(scope='module')
+def inception_v3():
+  return _small_input_model('inception_v3')
 
 
 def test_googlenet_small_input_sows_aux_logits_only_in_training(googlenet):
@@ -60,7 +122,7 @@ def test_googlenet_small_input_sows_aux_logits_only_in_training(googlenet):
     assert not np.allclose(aux, train_logits)
 
   assert logits.shape == (2, 10) and 'aux_logits' not in updates
-  check_shapes_by_tracing(model, (2, 28, 28, 1))
+  _check_shapes_by_tracing(model, (2, 28, 28, 1))
 
 
 def test_googlenet_is_deterministic_in_evaluation_only(googlenet):
@@ -114,15 +176,32 @@ def test_auxiliary_losses_change_the_update_but_not_the_reported_loss(
     assert gap(layer) < 1e-5, (layer, gap(layer))
 
 
-def test_activation_changes_outputs_not_parameters(googlenet):
-  model, variables, x, _, ((logits, _), _) = googlenet
+def test_inception_v3_small_input_runs_with_its_auxiliary_head(inception_v3):
+  model, _, _, _, ((logits, updates), (train_logits, train_updates)) = (
+      inception_v3)
+  assert train_logits.shape == (2, 10) and train_logits.dtype == jnp.float32
+  (aux,) = train_updates['aux_logits']['AuxLogits']['logits']
+  assert aux.shape == (2, 10) and aux.dtype == jnp.float32
+  assert bool(jnp.all(jnp.isfinite(aux)))
+  assert not np.allclose(aux, train_logits)
+  for train, outputs in ((False, (logits, updates)),
+                         (True, (train_logits, train_updates))):
+    _check_heads(model, 2, train, *outputs)
+  _check_shapes_by_tracing(model, (2, 28, 28, 1))
+
+
+@pytest.mark.parametrize('name', ['googlenet', 'inception_v3'])
+def test_activation_changes_outputs_not_parameters(name, request):
+  model, variables, x, _, ((logits, _), _) = request.getfixturevalue(name)
   assert model.activation == 'relu'
   assert_activation_changes_outputs_not_parameters(
       model, (32, 32, 3), 'tanh', evaluated=(variables, x, logits))
 
 
-def test_activation_reaches_every_basic_conv_and_the_aux_heads():
-  model = models.create('googlenet', num_classes=10, activation='gelu')
+@pytest.mark.parametrize('name, convs', [('googlenet', 57 + 2),
+                                         ('inception_v3', 94 + 2)])
+def test_activation_reaches_every_basic_conv_and_the_aux_heads(name, convs):
+  model = models.create(name, num_classes=10, activation='gelu')
   seen = []
 
   def record(next_fun, args, kwargs, context):
@@ -131,6 +210,6 @@ def test_activation_reaches_every_basic_conv_and_the_aux_heads():
     return next_fun(*args, **kwargs)
 
   with flax.linen.intercept_methods(record):
-    abstract_variables(model, models.input_shape('googlenet'))  # Builds the heads.
-  assert len(seen) == 57 + 2  # The trunk's and the auxiliary heads' convs.
+    abstract_variables(model, models.input_shape(name))  # Builds the heads.
+  assert len(seen) == convs  # The trunk's and the auxiliary heads' convs.
   assert all(f is ACTIVATIONS['gelu'] for f in seen)
