@@ -8,6 +8,7 @@ import os
 import tempfile
 
 import chex
+import jax
 
 chex.set_n_cpu_devices(4)
 
@@ -18,6 +19,14 @@ os.environ.setdefault('CNNZOO_CACHE_DIR',
 from cnnzoo.training import compilation_cache  # noqa
 
 compilation_cache.enable()
+
+# The runs that tests start in subprocesses compile without most of XLA's
+# optimizations (see tests/helpers.unoptimized_compilation): they inherit
+# the variable. This process (a worker may inherit it too) keeps them unless
+# a test asks (the `unoptimized_xla` fixture). Tests that compare device
+# layouts across processes set the variable back to 0.
+os.environ['JAX_DISABLE_MOST_OPTIMIZATIONS'] = '1'
+jax.config.update('jax_disable_most_optimizations', False)
 
 import pytest  # noqa: E402
 from absl import logging as absl_logging  # noqa: E402

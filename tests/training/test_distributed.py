@@ -15,10 +15,13 @@ import pytest
 from tests.helpers import REPO, made_once
 
 LOCAL = str(REPO / 'launch' / 'local.sh')
+# These runs compare device layouts: compiled as users' runs are (the
+# unoptimized programs' rounding differs between layouts by 1e-4 and more).
+_OPTIMIZED = {'JAX_DISABLE_MOST_OPTIMIZATIONS': '0'}
 
 
 def _run(*args, devices_per_process=1, timeout=300):
-  env = {**os.environ, 'PYTHON': sys.executable,
+  env = {**os.environ, 'PYTHON': sys.executable, **_OPTIMIZED,
          'CNNZOO_DEVICES_PER_PROCESS': str(devices_per_process)}
   return subprocess.run(['bash', *args], cwd=REPO, env=env, timeout=timeout,
                         capture_output=True, text=True)
@@ -92,7 +95,7 @@ def test_two_processes_of_two_devices_match_one_process_of_four(
 def _sigterm_process_1_in_epoch_2(flags, workdir):
   """Runs 2 x 2 and sends SIGTERM to process 1 alone (as a TPU host's
   maintenance does) once epoch 1 is done; returns process 0's result."""
-  env = {**os.environ, 'PYTHON': sys.executable,
+  env = {**os.environ, 'PYTHON': sys.executable, **_OPTIMIZED,
          'CNNZOO_DEVICES_PER_PROCESS': '2'}
   launcher = subprocess.Popen(['bash', LOCAL, '2', *flags], cwd=REPO,
                               env=env, stdout=subprocess.PIPE,
@@ -138,7 +141,7 @@ def _main(*flags, devices=1):
   return subprocess.run(
       [sys.executable, '-m', 'cnnzoo.main', *flags], cwd=REPO,
       capture_output=True, text=True, timeout=300, env={
-          **os.environ, 'JAX_PLATFORMS': 'cpu',
+          **os.environ, **_OPTIMIZED, 'JAX_PLATFORMS': 'cpu',
           'XLA_FLAGS': f'--xla_force_host_platform_device_count={devices}'})
 
 
