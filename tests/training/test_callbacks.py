@@ -8,9 +8,6 @@ from cnnzoo.config import defaults
 from cnnzoo.training import callbacks
 from cnnzoo.runs import train
 
-# Short runs, compared only with each other and with loose bounds.
-pytestmark = pytest.mark.usefixtures('unoptimized_xla')
-
 
 def _section(name, **overrides):
   section = defaults.get_config()[name]

@@ -17,9 +17,6 @@ from cnnzoo.training import checkpoint_integrity, checkpointing
 from cnnzoo.runs import train
 from tests.helpers import made_once, short_digits_config
 
-# Short runs, compared only with each other and with loose bounds.
-pytestmark = pytest.mark.usefixtures('unoptimized_xla')
-
 
 def _iterator():
   sampler = grain.samplers.IndexSampler(num_records=100, shuffle=True,

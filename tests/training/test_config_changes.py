@@ -14,9 +14,6 @@ from cnnzoo.training import config_changes, optim
 from cnnzoo.runs import train
 from tests.helpers import load_config
 
-# Short runs, compared only with each other and with loose bounds.
-pytestmark = pytest.mark.usefixtures('unoptimized_xla')
-
 
 def test_resumable_keys_may_differ_and_others_are_listed():
   saved = config_changes.as_saved(load_config())
