@@ -24,7 +24,8 @@ compilation_cache.enable()
 # optimizations (see tests/helpers.unoptimized_compilation): they inherit
 # the variable. This process (a worker may inherit it too) keeps them unless
 # a test asks (the `unoptimized_xla` fixture). Tests that compare device
-# layouts across processes set the variable back to 0.
+# layouts across processes set the variable back to 0. The shared cache
+# keeps the two apart: JAX's cache key includes the optimization level.
 os.environ['JAX_DISABLE_MOST_OPTIMIZATIONS'] = '1'
 jax.config.update('jax_disable_most_optimizations', False)
 
